@@ -1,0 +1,27 @@
+# Liège eHub: `make up` runs the whole hub locally, `make test` runs every test.
+PYTHON := .venv/bin/python
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: up down status test test-unit bench lint bootstrap
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+up: bootstrap
+	@$(PYTHON) scripts/devstack.py up
+
+down:
+	@$(PYTHON) scripts/devstack.py down
+
+status:
+	@$(PYTHON) scripts/devstack.py status
+
+test: bootstrap
+	@$(PYTHON) -m pytest
+
+test-unit: bootstrap
+	@$(PYTHON) -m pytest tests/unit
+
+lint: bootstrap
+	@$(PYTHON) -m ruff check shared services scripts tests
+	@$(PYTHON) -m ruff format --check shared services scripts tests

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what `make up` and `make test` need, from package registries only:
+# Debian packages (PostgreSQL, Java, Maven) with apt-get, Python packages from PyPI into
+# .venv, and the Apache Kafka jars from Maven Central. Safe to run again: it skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need_apt+=(postgresql postgresql-client)
+command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+command -v runuser >/dev/null 2>&1 || need_apt+=(util-linux)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "[bootstrap] apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "[bootstrap] creating .venv"
+  "$python" -m venv .venv
+fi
+stamp=.venv/.requirements.lock.sha256
+wanted=$(sha256sum requirements.lock | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  echo "[bootstrap] installing Python packages (requirements.lock)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r requirements.lock
+  echo "$wanted" > "$stamp"
+fi
+
+if ! ls deploy/kafka/libs/kafka_2.13-*.jar >/dev/null 2>&1; then
+  echo "[bootstrap] resolving Apache Kafka from Maven Central"
+  mvn -q -B -f deploy/kafka/pom.xml dependency:copy-dependencies
+fi

@@ -1,0 +1,584 @@
+"""Local stack manager behind `make up`, `make down` and `make test`.
+
+Starts a PostgreSQL cluster of the project's own (four databases, four roles), a
+single-node Apache Kafka broker in KRaft mode from the jars Maven put in
+deploy/kafka/libs, the topics, and the four services as separate uvicorn processes.
+Everything lives under .data/ (git-ignored). Infrastructure that is already given by
+the environment (KAFKA_BOOTSTRAP_SERVERS, <SERVICE>_DATABASE_URL) is used, not started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shared.settings import (  # noqa: E402
+    LOCAL_KAFKA_BOOTSTRAP,
+    LOCAL_POSTGRES_HOST,
+    LOCAL_POSTGRES_PORT,
+    local_database_url,
+)
+
+DATA = ROOT / ".data"
+LOGS = DATA / "logs"
+RUN = DATA / "run"
+KAFKA_LIBS = ROOT / "deploy" / "kafka" / "libs"
+KAFKA_DATA = DATA / "kafka"
+KAFKA_CONTROLLER_PORT = 19093
+POSTGRES_SUPERUSER_PASSWORD = "ehub-admin-dev"
+SERVICES = {"orders": 8001, "payments": 8002, "customs": 8003, "fulfillment": 8004}
+DEV_PARTNER = "demo-marketplace"
+DEV_OPERATOR_KEY = "dev-operator-key"
+
+
+class StackError(RuntimeError):
+    """Something the stack needs could not be installed, started or reached."""
+
+
+def say(message: str) -> None:
+    print(f"[devstack] {message}", flush=True)
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+def wait_for(check, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise StackError(f"{what} did not come up within {timeout:.0f}s")
+        time.sleep(0.3)
+
+
+def pid_alive(pid_file: Path) -> bool:
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return False
+    return True
+
+
+def stop_pid(pid_file: Path, name: str, timeout: float = 20) -> None:
+    if not pid_alive(pid_file):
+        pid_file.unlink(missing_ok=True)
+        return
+    pid = int(pid_file.read_text())
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.killpg(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    say(f"stopped {name}")
+
+
+def spawn(name: str, command: list[str], env: dict[str, str] | None = None) -> None:
+    """Start a detached process group whose output goes to .data/logs/<name>.log."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    RUN.mkdir(parents=True, exist_ok=True)
+    log = open(LOGS / f"{name}.log", "ab")
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    (RUN / f"{name}.pid").write_text(str(process.pid))
+
+
+# ---- PostgreSQL -----------------------------------------------------------------------
+
+
+def postgres_bin() -> Path:
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), reverse=True)
+    if not candidates:
+        raise StackError("PostgreSQL is not installed; run scripts/bootstrap.sh")
+    return candidates[0].parent
+
+
+def postgres_data_dir() -> Path:
+    """The cluster runs as the `postgres` OS user, who must be able to reach the folder."""
+    preferred = DATA / "postgres"
+    probe = subprocess.run(
+        ["runuser", "-u", "postgres", "--", "test", "-x", str(DATA)],
+        capture_output=True,
+    )
+    if probe.returncode == 0 or not DATA.exists():
+        return preferred
+    checkout = hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+    return Path("/var/tmp") / f"liege-ehub-{checkout}" / "postgres"
+
+
+def postgres_admin_url(database: str = "postgres") -> str:
+    return (
+        f"postgresql://postgres:{POSTGRES_SUPERUSER_PASSWORD}@"
+        f"{LOCAL_POSTGRES_HOST}:{LOCAL_POSTGRES_PORT}/{database}"
+    )
+
+
+def psql(sql: str, database: str = "postgres") -> str:
+    result = subprocess.run(
+        ["psql", postgres_admin_url(database), "-v", "ON_ERROR_STOP=1", "-tAc", sql],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise StackError(f"psql failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def start_postgres() -> None:
+    DATA.mkdir(parents=True, exist_ok=True)
+    os.chmod(DATA, 0o755)
+    data_dir = postgres_data_dir()
+    binaries = postgres_bin()
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    if not (data_dir / "PG_VERSION").exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.chown(data_dir, "postgres", "postgres")
+        password_file = data_dir.parent / "pg-superuser-password"
+        password_file.write_text(POSTGRES_SUPERUSER_PASSWORD)
+        shutil.chown(password_file, "postgres", "postgres")
+        subprocess.run(
+            as_postgres
+            + [
+                str(binaries / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                "postgres",
+                "--auth-host=scram-sha-256",
+                "--auth-local=peer",
+                f"--pwfile={password_file}",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        password_file.unlink()
+        with open(data_dir / "postgresql.auto.conf", "a") as conf:
+            conf.write(
+                f"listen_addresses = '{LOCAL_POSTGRES_HOST}'\n"
+                f"port = {LOCAL_POSTGRES_PORT}\n"
+                "unix_socket_directories = ''\n"
+                "max_connections = 300\n"
+                "fsync = on\n"
+            )
+    if not port_open(LOCAL_POSTGRES_PORT):
+        say(f"starting PostgreSQL on {LOCAL_POSTGRES_HOST}:{LOCAL_POSTGRES_PORT} ({data_dir})")
+        LOGS.mkdir(parents=True, exist_ok=True)
+        pg_log = data_dir / "postgres.log"
+        subprocess.run(
+            as_postgres
+            + [
+                str(binaries / "pg_ctl"),
+                "-D",
+                str(data_dir),
+                "-l",
+                str(pg_log),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    wait_for(lambda: port_open(LOCAL_POSTGRES_PORT), "PostgreSQL", 60)
+
+
+def stop_postgres() -> None:
+    data_dir = postgres_data_dir()
+    if (data_dir / "postmaster.pid").exists():
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(postgres_bin() / "pg_ctl"),
+                "-D",
+                str(data_dir),
+                "-m",
+                "fast",
+                "stop",
+            ],
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
+        say("stopped PostgreSQL")
+
+
+def ensure_database(service: str, database: str) -> None:
+    """One role per service, owner of its database; no other role may connect to it."""
+    password = f"{service}-dev"
+    if not psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{service}'"):
+        psql(f"CREATE ROLE {service} LOGIN PASSWORD '{password}'")
+    if not psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}'"):
+        psql(f"CREATE DATABASE {database} OWNER {service}")
+    psql(f"REVOKE ALL ON DATABASE {database} FROM PUBLIC")
+
+
+def drop_database(database: str) -> None:
+    psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def database_url(service: str, suffix: str = "") -> str:
+    return local_database_url(service).replace(f"/ehub_{service}", f"/ehub_{service}{suffix}")
+
+
+# ---- Kafka ----------------------------------------------------------------------------
+
+
+def kafka_java(main_class: str, *args: str, heap: str = "-Xmx512m") -> list[str]:
+    if not any(KAFKA_LIBS.glob("kafka_2.13-*.jar")):
+        raise StackError("Kafka jars missing; run scripts/bootstrap.sh")
+    return [
+        "java",
+        heap,
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dkafka.logs.dir={KAFKA_DATA}",
+        f"-Dlog4j2.configurationFile={ROOT / 'deploy' / 'kafka' / 'log4j2.properties'}",
+        "-cp",
+        f"{KAFKA_LIBS}/*",
+        main_class,
+        *args,
+    ]
+
+
+def kafka_properties() -> Path:
+    KAFKA_DATA.mkdir(parents=True, exist_ok=True)
+    host, port = LOCAL_KAFKA_BOOTSTRAP.split(":")
+    properties = KAFKA_DATA / "server.properties"
+    properties.write_text(
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers={host}:{KAFKA_CONTROLLER_PORT}",
+                f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{KAFKA_CONTROLLER_PORT}",
+                f"advertised.listeners=PLAINTEXT://{host}:{port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                f"log.dirs={KAFKA_DATA / 'logs'}",
+                "num.partitions=6",
+                "auto.create.topics.enable=false",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=10",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "min.insync.replicas=1",
+                "group.initial.rebalance.delay.ms=0",
+                "log.retention.hours=168",
+                "",
+            ]
+        )
+    )
+    return properties
+
+
+def start_kafka() -> None:
+    port = int(LOCAL_KAFKA_BOOTSTRAP.split(":")[1])
+    if port_open(port):
+        say(f"Kafka already listening on {LOCAL_KAFKA_BOOTSTRAP}")
+        return
+    properties = kafka_properties()
+    if not (KAFKA_DATA / "logs" / "meta.properties").exists():
+        cluster_id = (
+            subprocess.run(
+                kafka_java("kafka.tools.StorageTool", "random-uuid"),
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        subprocess.run(
+            kafka_java(
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                cluster_id,
+                "-c",
+                str(properties),
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    say(f"starting Kafka (KRaft, single node) on {LOCAL_KAFKA_BOOTSTRAP}")
+    spawn("kafka", kafka_java("kafka.Kafka", str(properties), heap="-Xmx1g"))
+    wait_for(lambda: port_open(port), "Kafka", 90)
+
+
+def create_topics(bootstrap: str, prefix: str = "") -> None:
+    from shared.messaging.kafka import ensure_topics
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            created = asyncio.run(ensure_topics(bootstrap, prefix))
+            break
+        except Exception as error:  # the broker may still be electing its controller
+            if time.monotonic() > deadline:
+                raise StackError(f"could not create topics: {error}") from error
+            time.sleep(1)
+    if created:
+        say(f"created topics: {', '.join(created)}")
+
+
+# ---- the stack ------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """Where a stack's services find their infrastructure, and what they are called."""
+
+    kafka_bootstrap: str
+    database_urls: dict[str, str]
+    topic_prefix: str = ""
+    ports: dict[str, int] | None = None
+    name_suffix: str = ""
+
+    def service_env(self, service: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "PYTHONPATH": str(ROOT),
+                "DATABASE_URL": self.database_urls[service],
+                "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+                "KAFKA_TOPIC_PREFIX": self.topic_prefix,
+                "OPERATOR_API_KEY": os.environ.get("OPERATOR_API_KEY", DEV_OPERATOR_KEY),
+            }
+        )
+        return env
+
+    def port(self, service: str) -> int:
+        return (self.ports or SERVICES)[service]
+
+    def process_name(self, service: str) -> str:
+        return f"{service}{self.name_suffix}"
+
+
+def infra_up(*, database_suffix: str = "", fresh_databases: bool = False) -> Stack:
+    """Start (or reuse) PostgreSQL and Kafka; return where the services find them."""
+    kafka_bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if kafka_bootstrap:
+        say(f"using Kafka at {kafka_bootstrap} (KAFKA_BOOTSTRAP_SERVERS)")
+    else:
+        start_kafka()
+        kafka_bootstrap = LOCAL_KAFKA_BOOTSTRAP
+    given = {s: os.environ.get(f"{s.upper()}_DATABASE_URL") for s in SERVICES}
+    if not all(given.values()):
+        start_postgres()
+    urls: dict[str, str] = {}
+    for service, url in given.items():
+        if url:
+            urls[service] = url
+            continue
+        database = f"ehub_{service}{database_suffix}"
+        if fresh_databases:
+            drop_database(database)
+        ensure_database(service, database)
+        urls[service] = database_url(service, database_suffix)
+    return Stack(kafka_bootstrap=kafka_bootstrap, database_urls=urls)
+
+
+def service_ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_services(stack: Stack) -> None:
+    for service in SERVICES:
+        port = stack.port(service)
+        name = stack.process_name(service)
+        if pid_alive(RUN / f"{name}.pid") and service_ready(port):
+            say(f"{name} already running on :{port}")
+            continue
+        if port_open(port):
+            raise StackError(f"port {port} is taken by something else; cannot start {name}")
+        spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"services.{service}.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "10",
+            ],
+            env=stack.service_env(service),
+        )
+    for service in SERVICES:
+        port = stack.port(service)
+        wait_for(
+            lambda port=port: service_ready(port),
+            f"{stack.process_name(service)} on :{port}",
+            90,
+        )
+        say(f"{stack.process_name(service)} ready on http://127.0.0.1:{port}")
+
+
+def stop_services(name_suffix: str = "") -> None:
+    for service in SERVICES:
+        stop_pid(RUN / f"{service}{name_suffix}.pid", f"{service}{name_suffix}")
+
+
+def issue_partner_key(stack: Stack, partner: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "services.orders.cli", "create-partner", partner],
+        env=stack.service_env("orders"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise StackError(f"could not create partner key: {result.stderr}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+# ---- commands -------------------------------------------------------------------------
+
+
+def demo_order(api_key: str, port: int) -> None:
+    """Place one order through the partner API and print it moving through its statuses."""
+    body = json.loads((ROOT / "scripts" / "demo_order.json").read_text())
+    body["partner_reference"] = f"demo-{uuid.uuid4().hex[:8]}"
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/orders",
+        data=json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": body["partner_reference"],
+        },
+        method="POST",
+    )
+    started = time.monotonic()
+    with urllib.request.urlopen(request, timeout=10) as response:
+        order = json.loads(response.read())
+    say(f"placed order {order['id']} ({body['partner_reference']}): {order['status']}")
+    seen = {order["status"]}
+    last = started
+    deadline = started + 60
+    while time.monotonic() < deadline:
+        fetch = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/orders/{order['id']}",
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
+        with urllib.request.urlopen(fetch, timeout=10) as response:
+            order = json.loads(response.read())
+        if order["status"] not in seen:
+            now = time.monotonic()
+            say(
+                f"  -> {order['status']:<20} +{(now - last) * 1000:7.0f} ms  (total {(now - started) * 1000:.0f} ms)"
+            )
+            seen.add(order["status"])
+            last = now
+        if order["status"] in (
+            "SHIPPED",
+            "DELIVERED",
+            "PAYMENT_DECLINED",
+            "CUSTOMS_REJECTED",
+        ):
+            break
+        time.sleep(0.05)
+    say("timeline:")
+    for entry in order["timeline"]:
+        say(f"  {entry['occurred_at']}  {entry['source_service']:<12} {entry['event_type']}")
+
+
+def cmd_up(_: argparse.Namespace) -> None:
+    stack = infra_up()
+    create_topics(stack.kafka_bootstrap)
+    start_services(stack)
+    key_file = DATA / "dev-partner-key"
+    if not key_file.exists():
+        key_file.write_text(issue_partner_key(stack, DEV_PARTNER))
+    api_key = key_file.read_text().strip()
+    say(f"partner API key ({DEV_PARTNER}): {api_key}")
+    say(f"operator key: {os.environ.get('OPERATOR_API_KEY', DEV_OPERATOR_KEY)}")
+    say("OpenAPI: http://127.0.0.1:8001/docs   logs: .data/logs/   stop: make down")
+    demo_order(api_key, SERVICES["orders"])
+
+
+def cmd_infra(_: argparse.Namespace) -> None:
+    stack = infra_up()
+    create_topics(stack.kafka_bootstrap)
+
+
+def cmd_down(_: argparse.Namespace) -> None:
+    stop_services()
+    stop_services("-test")
+    stop_pid(RUN / "kafka.pid", "Kafka")
+    stop_postgres()
+
+
+def cmd_status(_: argparse.Namespace) -> None:
+    for service, port in SERVICES.items():
+        say(f"{service:<12} :{port} {'ready' if service_ready(port) else 'down'}")
+    say(f"kafka        {'up' if port_open(int(LOCAL_KAFKA_BOOTSTRAP.split(':')[1])) else 'down'}")
+    say(f"postgres     {'up' if port_open(LOCAL_POSTGRES_PORT) else 'down'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
+    commands = parser.add_subparsers(required=True)
+    for name, handler, help_text in (
+        ("up", cmd_up, "start everything and place a demo order"),
+        ("infra", cmd_infra, "start PostgreSQL and Kafka only"),
+        ("down", cmd_down, "stop everything `up` started"),
+        ("status", cmd_status, "show what is running"),
+    ):
+        commands.add_parser(name, help=help_text).set_defaults(handler=handler)
+    arguments = parser.parse_args()
+    try:
+        arguments.handler(arguments)
+    except StackError as error:
+        raise SystemExit(f"[devstack] {error}") from error
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""The orders service app: `uvicorn services.orders.main:app`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.orders.api import router
+from services.orders.handlers import HANDLERS, SUBSCRIPTIONS
+from services.orders.settings import OrdersSettings
+from shared.service import create_service_app
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+app = create_service_app(
+    OrdersSettings(),
+    title="Liège eHub — Orders (partner API)",
+    description=(
+        "Partner platforms place cross-border orders here and follow them through payment, "
+        "customs and the Liège hub. Authenticate with `Authorization: Bearer <api key>`; "
+        "errors are RFC 9457 problem details."
+    ),
+    migrations_dir=MIGRATIONS,
+    routers=[router],
+    subscriptions=SUBSCRIPTIONS,
+    handlers=HANDLERS,
+)

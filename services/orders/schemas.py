@@ -1,0 +1,41 @@
+"""Request and response bodies of the partner API (v1)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+
+class Totals(BaseModel):
+    goods: Decimal
+    shipping: Decimal
+    insurance: Decimal
+    total: Decimal
+    currency: str
+
+
+class TimelineItem(BaseModel):
+    event_type: str = Field(examples=["PaymentAuthorized"])
+    occurred_at: datetime
+    source_service: str = Field(examples=["payments"])
+    detail: dict[str, object]
+
+
+class OrderResponse(BaseModel):
+    id: uuid.UUID
+    partner_reference: str
+    status: str = Field(examples=["PENDING"])
+    totals: Totals
+    created_at: datetime
+    updated_at: datetime
+    timeline: list[TimelineItem]
+
+
+class OrderPage(BaseModel):
+    items: list[OrderResponse]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page"
+    )

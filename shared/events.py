@@ -1,0 +1,319 @@
+"""Event contracts shared by all services.
+
+Every event travels in a CloudEvents 1.0 envelope (`Envelope`) with a
+`schemaversion` extension attribute. One topic per producing service; the
+partition key is the order id so one order's events stay in order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from shared.money import SUPPORTED_CURRENCIES
+
+SPEC_VERSION = "1.0"
+TYPE_PREFIX = "be.liege-ehub."
+
+
+class Topics:
+    ORDERS = "orders.events"
+    PAYMENTS = "payments.events"
+    CUSTOMS = "customs.events"
+    FULFILLMENT = "fulfillment.events"
+
+    ALL = (ORDERS, PAYMENTS, CUSTOMS, FULFILLMENT)
+
+
+def dead_letter_topic(consumer_group: str) -> str:
+    return f"{consumer_group}.dlq"
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp must carry a timezone")
+    return value.astimezone(UTC)
+
+
+def _currency(value: str) -> str:
+    if value not in SUPPORTED_CURRENCIES:
+        raise ValueError(f"unsupported ISO 4217 currency {value!r}")
+    return value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+CurrencyCode = Annotated[str, AfterValidator(_currency)]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
+HsCode = Annotated[
+    str, Field(pattern=r"^\d{6,10}$", description="HS (6) / CN (8) / TARIC (10) code")
+]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MoneyAmount(Contract):
+    amount: Amount
+    currency: CurrencyCode
+
+
+# ---- the order, as partners place it -------------------------------------------------
+
+
+class Address(Contract):
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    region: str | None = Field(default=None, max_length=100)
+    country: CountryCode
+
+
+class IdentityDocument(Contract):
+    """Buyer identity required by China's cross-border retail import (name + ID number)."""
+
+    document_type: Literal["CN_RESIDENT_ID", "PASSPORT"]
+    number: str = Field(min_length=5, max_length=32)
+
+
+class Buyer(Contract):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    address: Address
+    identity: IdentityDocument | None = None
+
+
+class Seller(Contract):
+    name: str = Field(min_length=1, max_length=200)
+    country: CountryCode
+    ioss_number: str | None = Field(default=None, pattern=r"^IM\d{10}$")
+
+
+class OrderItem(Contract):
+    sku: str = Field(min_length=1, max_length=64)
+    description: str = Field(min_length=3, max_length=500)
+    hs_code: HsCode
+    quantity: int = Field(ge=1, le=10_000)
+    unit_price: Amount
+    weight_kg: Annotated[Decimal, Field(gt=0, max_digits=10, decimal_places=3)]
+    origin_country: CountryCode
+
+
+class PaymentInstruction(Contract):
+    token: str = Field(min_length=3, max_length=100)
+    payer_name: str | None = Field(default=None, max_length=200)
+
+
+class OrderDetails(Contract):
+    """What an order is: shared by the partner API and the OrderPlaced event."""
+
+    partner_reference: str = Field(min_length=1, max_length=100)
+    buyer: Buyer
+    seller: Seller
+    items: list[OrderItem] = Field(min_length=1, max_length=200)
+    currency: CurrencyCode
+    shipping_cost: Amount
+    insurance_cost: Amount
+    payment: PaymentInstruction
+
+    @property
+    def goods_total(self) -> Decimal:
+        return sum((item.unit_price * item.quantity for item in self.items), Decimal(0))
+
+    @property
+    def order_total(self) -> Decimal:
+        return self.goods_total + self.shipping_cost + self.insurance_cost
+
+
+# ---- events ---------------------------------------------------------------------------
+
+
+class Event(Contract):
+    """Base of every event payload; `order_id` is the envelope subject and partition key."""
+
+    topic: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+    order_id: uuid.UUID
+
+    @classmethod
+    def type_name(cls) -> str:
+        return TYPE_PREFIX + cls.__name__
+
+
+class OrderPlaced(Event):
+    topic = Topics.ORDERS
+    partner_id: uuid.UUID
+    placed_at: UtcDatetime
+    order: OrderDetails
+
+
+class OrderCancelled(Event):
+    topic = Topics.ORDERS
+    reason: str
+
+
+class PaymentAuthorized(Event):
+    topic = Topics.PAYMENTS
+    payment_id: uuid.UUID
+    amount: MoneyAmount
+
+
+class PaymentDeclined(Event):
+    topic = Topics.PAYMENTS
+    payment_id: uuid.UUID
+    reason: str
+
+
+class PaymentCaptured(Event):
+    topic = Topics.PAYMENTS
+    payment_id: uuid.UUID
+    amount: MoneyAmount
+
+
+class PaymentCaptureFailed(Event):
+    topic = Topics.PAYMENTS
+    payment_id: uuid.UUID
+    reason: str
+
+
+class PaymentVoided(Event):
+    topic = Topics.PAYMENTS
+    payment_id: uuid.UUID
+    reason: str
+
+
+class PaymentRefunded(Event):
+    topic = Topics.PAYMENTS
+    payment_id: uuid.UUID
+    amount: MoneyAmount
+    reason: str
+
+
+class DutiesAndTaxes(Contract):
+    duty: MoneyAmount
+    vat: MoneyAmount
+    other_taxes: MoneyAmount
+    total: MoneyAmount
+    collected_at_checkout: bool = Field(
+        description="True when the buyer already paid these at checkout (e.g. IOSS VAT)"
+    )
+
+
+class CustomsCleared(Event):
+    topic = Topics.CUSTOMS
+    declaration_id: uuid.UUID
+    declaration_type: str
+    lane: str
+    duties_and_taxes: DutiesAndTaxes
+    dangerous_goods: list[str] = Field(default_factory=list)
+    rules_applied: list[str] = Field(default_factory=list)
+
+
+class CustomsRejected(Event):
+    topic = Topics.CUSTOMS
+    declaration_id: uuid.UUID
+    reasons: list[str] = Field(min_length=1)
+
+
+class CustomsHeld(Event):
+    topic = Topics.CUSTOMS
+    declaration_id: uuid.UUID
+    reasons: list[str] = Field(min_length=1)
+
+
+class ShipmentReceived(Event):
+    topic = Topics.FULFILLMENT
+    shipment_id: uuid.UUID
+    hub: str
+
+
+class ShipmentDispatched(Event):
+    topic = Topics.FULFILLMENT
+    shipment_id: uuid.UUID
+    house_awb: str
+    flight_number: str
+    destination: str
+    departs_at: UtcDatetime
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type_name(): cls
+    for cls in (
+        OrderPlaced,
+        OrderCancelled,
+        PaymentAuthorized,
+        PaymentDeclined,
+        PaymentCaptured,
+        PaymentCaptureFailed,
+        PaymentVoided,
+        PaymentRefunded,
+        CustomsCleared,
+        CustomsRejected,
+        CustomsHeld,
+        ShipmentReceived,
+        ShipmentDispatched,
+    )
+}
+
+
+# ---- the envelope ---------------------------------------------------------------------
+
+
+class Envelope(BaseModel):
+    """CloudEvents 1.0 structured-mode envelope with a `schemaversion` extension."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    specversion: Literal["1.0"] = SPEC_VERSION
+    id: uuid.UUID
+    source: str = Field(min_length=1)
+    type: str
+    time: UtcDatetime
+    subject: str
+    datacontenttype: Literal["application/json"] = "application/json"
+    schemaversion: int = Field(ge=1)
+    data: dict[str, Any]
+
+    @classmethod
+    def wrap(cls, event: Event, source: str, *, event_id: uuid.UUID | None = None) -> Envelope:
+        return cls(
+            id=event_id or uuid.uuid4(),
+            source=source,
+            type=event.type_name(),
+            time=utcnow(),
+            subject=str(event.order_id),
+            schemaversion=event.schema_version,
+            data=event.model_dump(mode="json"),
+        )
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Envelope:
+        return cls.model_validate_json(raw)
+
+    def event(self) -> Event:
+        """Parse `data` into its contract; raises `UnknownEventType` or `ValidationError`."""
+        try:
+            contract = EVENT_TYPES[self.type]
+        except KeyError:
+            raise UnknownEventType(self.type) from None
+        if self.schemaversion > contract.schema_version:
+            raise UnknownEventType(f"{self.type} schema version {self.schemaversion}")
+        return contract.model_validate(self.data)
+
+
+class UnknownEventType(LookupError):
+    pass

@@ -1,0 +1,1 @@
+"""Reliable messaging: transactional outbox, idempotent inbox, unit of work, Kafka runtime."""

@@ -1,0 +1,66 @@
+"""The one place that builds Kafka clients, so every service talks to the broker alike."""
+
+from __future__ import annotations
+
+import contextlib
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.events import Topics, dead_letter_topic
+from shared.settings import ServiceSettings
+
+SERVICES = ("orders", "payments", "customs", "fulfillment")
+DEFAULT_PARTITIONS = 6
+
+
+def reliable_producer(settings: ServiceSettings) -> AIOKafkaProducer:
+    """Idempotent producer waiting for all in-sync replicas: no duplicates from its own retries."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.service_name}-producer",
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        request_timeout_ms=15_000,
+    )
+
+
+def manual_commit_consumer(settings: ServiceSettings, topics: list[str]) -> AIOKafkaConsumer:
+    """Offsets are committed by the runtime only after a message's transaction committed."""
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.consumer_group,
+        client_id=f"{settings.service_name}-consumer",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_records=100,
+    )
+
+
+def all_topics(prefix: str = "") -> list[str]:
+    event_topics = [f"{prefix}{topic}" for topic in Topics.ALL]
+    dead_letters = [dead_letter_topic(f"{prefix}{service}") for service in SERVICES]
+    return event_topics + dead_letters
+
+
+async def ensure_topics(
+    bootstrap_servers: str, prefix: str = "", partitions: int = DEFAULT_PARTITIONS
+) -> list[str]:
+    """Create the event and dead-letter topics explicitly; existing ones are left alone."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="ehub-topics")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [name for name in all_topics(prefix) if name not in existing]
+        for name in wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [NewTopic(name=name, num_partitions=partitions, replication_factor=1)]
+                )
+        return wanted
+    finally:
+        await admin.close()

@@ -1,0 +1,31 @@
+"""Prometheus metrics shared by the runtime of every service, served on `/metrics`."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_PUBLISHED = Counter(
+    "ehub_events_published_total",
+    "Events relayed from the outbox to Kafka",
+    ["service"],
+)
+OUTBOX_LAG_SECONDS = Gauge(
+    "ehub_outbox_lag_seconds",
+    "Age of the oldest row in the last relayed batch",
+    ["service"],
+)
+EVENTS_CONSUMED = Counter(
+    "ehub_events_consumed_total",
+    "Events consumed, by outcome (handled, duplicate, ignored, dead_lettered)",
+    ["service", "event_type", "outcome"],
+)
+HANDLER_SECONDS = Histogram(
+    "ehub_event_handler_seconds",
+    "Time to handle one event, inbox and commit included",
+    ["service", "event_type"],
+)
+HTTP_REQUESTS = Histogram(
+    "ehub_http_request_seconds",
+    "HTTP request latency",
+    ["service", "method", "route", "status"],
+)

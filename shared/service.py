@@ -1,0 +1,241 @@
+"""Bootstrap of a service: one FastAPI app owning its database, outbox relay and consumer.
+
+Every service calls `create_service_app` with its routes, its event handlers and the
+topics it listens to; the plumbing (migrations, relay, consumer, health, metrics,
+tracing, logs, error format) is the same for all four.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db import create_engine, database_reachable, session_factory
+from shared.events import Event
+from shared.logging import configure_logging
+from shared.messaging.consumer import EventConsumer, Handler
+from shared.messaging.kafka import manual_commit_consumer, reliable_producer
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from shared.metrics import HTTP_REQUESTS
+from shared.migrations import upgrade_to_head
+from shared.problems import ProblemError, install_problem_handlers
+from shared.settings import ServiceSettings
+from shared.telemetry import configure_tracing
+
+log = logging.getLogger(__name__)
+
+BackgroundJob = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    engine: AsyncEngine
+    units_of_work: UnitOfWorkFactory
+    relay_ready: bool = False
+    consumer_ready: bool = False
+    tasks: list[asyncio.Task] = field(default_factory=list)
+    wake_relay: Callable[[], None] = lambda: None
+
+    @property
+    def broker_ready(self) -> bool:
+        return self.relay_ready and self.consumer_ready
+
+
+async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Keep a background loop alive: a broker or database outage restarts it, never ends it."""
+    delay = 0.5
+    while True:
+        started = time.monotonic()
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background task failed; restarting", extra={"task": name})
+        if time.monotonic() - started > 60:
+            delay = 0.5
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 15.0)
+
+
+async def _migrate(settings: ServiceSettings, migrations_dir: Path, engine: AsyncEngine) -> None:
+    deadline = time.monotonic() + 60
+    while not await database_reachable(engine):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"database of {settings.service_name} unreachable")
+        await asyncio.sleep(1)
+    await asyncio.to_thread(upgrade_to_head, migrations_dir, settings.database_url)
+
+
+def _relay_loop(runtime: ServiceRuntime) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        producer = reliable_producer(runtime.settings)
+        await producer.start()
+        try:
+            relay = OutboxRelay(runtime.units_of_work.sessions, producer, runtime.settings)
+            runtime.wake_relay = relay.wake
+            runtime.relay_ready = True
+            await relay.run()
+        finally:
+            runtime.relay_ready = False
+            runtime.wake_relay = lambda: None
+            await producer.stop()
+
+    return run
+
+
+def _consumer_loop(
+    runtime: ServiceRuntime,
+    topics: Sequence[str],
+    handlers: Mapping[type[Event], Handler],
+) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        settings = runtime.settings
+        consumer = manual_commit_consumer(settings, [settings.topic(name) for name in topics])
+        dead_letters = reliable_producer(settings)
+        await dead_letters.start()
+        await consumer.start()
+        try:
+            runtime.consumer_ready = True
+            await EventConsumer(consumer, dead_letters, runtime.units_of_work, handlers).run()
+        finally:
+            runtime.consumer_ready = False
+            await consumer.stop()
+            await dead_letters.stop()
+
+    return run
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    migrations_dir: Path,
+    routers: Sequence[APIRouter] = (),
+    subscriptions: Sequence[str] = (),
+    handlers: Mapping[type[Event], Handler] | None = None,
+    background_jobs: Sequence[BackgroundJob] = (),
+    version: str = "1.0.0",
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        configure_tracing(settings)
+        engine = create_engine(settings)
+        SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
+        if settings.migrate_on_start:
+            await _migrate(settings, migrations_dir, engine)
+        runtime = ServiceRuntime(
+            settings, engine, UnitOfWorkFactory(session_factory(engine), settings)
+        )
+        runtime.units_of_work.on_commit_with_events = lambda: runtime.wake_relay()
+        app.state.runtime = runtime
+        runtime.tasks.append(asyncio.create_task(_supervise("outbox-relay", _relay_loop(runtime))))
+        if subscriptions:
+            consumer = _consumer_loop(runtime, subscriptions, handlers or {})
+            runtime.tasks.append(asyncio.create_task(_supervise("consumer", consumer)))
+        else:
+            runtime.consumer_ready = True
+        for job in background_jobs:
+            runtime.tasks.append(
+                asyncio.create_task(_supervise(job.__name__, lambda job=job: job(runtime)))
+            )
+        log.info("service started", extra={"subscriptions": list(subscriptions)})
+        try:
+            yield
+        finally:
+            for task in runtime.tasks:
+                task.cancel()
+            await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            await engine.dispose()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def record_latency(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        HTTP_REQUESTS.labels(
+            settings.service_name,
+            request.method,
+            getattr(route, "path", "unmatched"),
+            str(response.status_code),
+        ).observe(time.perf_counter() - started)
+        return response
+
+    app.include_router(_operations_router())
+    for router in routers:
+        app.include_router(router)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    return app
+
+
+def _operations_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Database and broker are reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: ServiceRuntime = request.app.state.runtime
+        database = await database_reachable(runtime.engine)
+        checks = {"database": database, "broker": runtime.broker_ready}
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    async with runtime_of(request).units_of_work() as uow:
+        yield uow
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work)]
+
+
+def require_operator(request: Request) -> str:
+    """Hub operator endpoints take the operator key, never a partner key."""
+    settings = runtime_of(request).settings
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.encode(), settings.operator_api_key.encode()
+    ):
+        raise ProblemError(
+            401,
+            "unauthorized",
+            "An operator key is required: Authorization: Bearer <operator key>",
+        )
+    return request.headers.get("x-operator-id", "operator")

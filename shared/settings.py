@@ -1,0 +1,63 @@
+"""The one settings loader: every service's settings extend `ServiceSettings`.
+
+Values come from environment variables (as on Kubernetes) with local defaults
+that match what `make up` starts.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_POSTGRES_HOST = "127.0.0.1"
+LOCAL_POSTGRES_PORT = 55432
+LOCAL_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
+
+
+def local_database_url(service: str) -> str:
+    """The development database of `service`, reachable only with that service's own role."""
+    return (
+        f"postgresql+asyncpg://{service}:{service}-dev@"
+        f"{LOCAL_POSTGRES_HOST}:{LOCAL_POSTGRES_PORT}/ehub_{service}"
+    )
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: str
+    database_url: str
+    kafka_bootstrap_servers: str = LOCAL_KAFKA_BOOTSTRAP
+    kafka_topic_prefix: str = Field(
+        default="",
+        description="Prepended to every topic name, to run isolated stacks on one broker",
+    )
+    migrate_on_start: bool = True
+    db_pool_size: int = 10
+    outbox_poll_interval_seconds: float = 0.5
+    outbox_batch_size: int = 200
+    consumer_max_attempts: int = Field(
+        default=3,
+        description="Attempts at a failing handler before its message is dead-lettered",
+    )
+    otel_traces_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_exporter_otlp_endpoint: str = "http://127.0.0.1:4318"
+    log_level: str = "INFO"
+    operator_api_key: str = Field(
+        default="dev-operator-key",
+        description="Key hub operators present to operator endpoints",
+    )
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.kafka_topic_prefix}{self.service_name}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.kafka_topic_prefix}{name}"
+
+    @property
+    def source(self) -> str:
+        """CloudEvents `source` of the events this service emits."""
+        return f"/liege-ehub/{self.service_name}"

@@ -1,0 +1,67 @@
+"""OpenTelemetry set-up and W3C trace-context propagation through Kafka headers and the outbox."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+)
+
+from shared.settings import ServiceSettings
+
+_configured = False
+
+
+def configure_tracing(settings: ServiceSettings) -> None:
+    """Install the global tracer provider once per process; the exporter is a setting."""
+    global _configured
+    if _configured:
+        return
+    provider = TracerProvider(
+        resource=Resource.create(
+            {"service.name": settings.service_name, "service.namespace": "liege-ehub"}
+        )
+    )
+    if settings.otel_traces_exporter == "console":
+        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
+    elif settings.otel_traces_exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter,
+        )
+
+        endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    trace.set_tracer_provider(provider)
+    _configured = True
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+def current_trace_context() -> dict[str, str]:
+    """The W3C `traceparent`/`tracestate` of the active span, to store or send along."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def context_from(carrier: Mapping[str, str]) -> Context:
+    return propagate.extract(dict(carrier))
+
+
+def kafka_headers(carrier: Mapping[str, str]) -> list[tuple[str, bytes]]:
+    return [(key, value.encode()) for key, value in carrier.items()]
+
+
+def carrier_from_kafka_headers(headers: object) -> dict[str, str]:
+    pairs = headers or ()
+    return {key: value.decode(errors="replace") for key, value in pairs if value is not None}  # type: ignore[union-attr]
