@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +78,20 @@ def pid_alive(pid_file: Path) -> bool:
     return True
 
 
+def exited(pid: int) -> bool:
+    """True once `pid` is gone; reaps it when it is our own child, so no zombie lingers."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 def stop_pid(pid_file: Path, name: str, timeout: float = 20) -> None:
     if not pid_alive(pid_file):
         pid_file.unlink(missing_ok=True)
@@ -85,14 +99,11 @@ def stop_pid(pid_file: Path, name: str, timeout: float = 20) -> None:
     pid = int(pid_file.read_text())
     os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+    while not exited(pid):
+        if time.monotonic() > deadline:
+            os.killpg(pid, signal.SIGKILL)
             break
-        time.sleep(0.2)
-    else:
-        os.killpg(pid, signal.SIGKILL)
+        time.sleep(0.1)
     pid_file.unlink(missing_ok=True)
     say(f"stopped {name}")
 
@@ -372,6 +383,7 @@ class Stack:
     topic_prefix: str = ""
     ports: dict[str, int] | None = None
     name_suffix: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def service_env(self, service: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -384,6 +396,7 @@ class Stack:
                 "OPERATOR_API_KEY": os.environ.get("OPERATOR_API_KEY", DEV_OPERATOR_KEY),
             }
         )
+        env.update(self.extra_env)
         return env
 
     def port(self, service: str) -> int:

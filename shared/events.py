@@ -59,7 +59,9 @@ def utcnow() -> datetime:
 
 
 class Contract(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Tolerant reader: a consumer ignores fields added by a newer producer; breaking changes
+    # bump `schema_version` instead.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class MoneyAmount(Contract):
@@ -201,9 +203,12 @@ class PaymentRefunded(Event):
 
 
 class DutiesAndTaxes(Contract):
+    """What customs charges on the goods, in the order's currency."""
+
     duty: MoneyAmount
     vat: MoneyAmount
     other_taxes: MoneyAmount
+    fees: MoneyAmount = Field(description="Carrier's fee for collecting import VAT, if any")
     total: MoneyAmount
     collected_at_checkout: bool = Field(
         description="True when the buyer already paid these at checkout (e.g. IOSS VAT)"

@@ -1,8 +1,8 @@
 """Alembic, run the same way for every service: at start-up or by `python -m <service>.migrate`.
 
 Each service keeps its own revisions under `services/<name>/migrations/`; their `env.py`
-is one call to `run_migrations`. A session-level advisory lock serialises replicas that
-start together.
+is one call to `run_migrations`. A transaction-level advisory lock serialises replicas
+that start together.
 """
 
 from __future__ import annotations
@@ -40,17 +40,15 @@ def run_migrations(target_metadata: MetaData) -> None:
     url = context.config.get_main_option("sqlalchemy.url")
 
     def migrate(connection: Connection) -> None:
-        connection.execute(sa.select(sa.func.pg_advisory_lock(MIGRATION_LOCK_ID)))
-        try:
-            context.configure(
-                connection=connection,
-                target_metadata=[target_metadata, messaging_metadata],
-                compare_type=True,
-            )
-            with context.begin_transaction():
-                context.run_migrations()
-        finally:
-            connection.execute(sa.select(sa.func.pg_advisory_unlock(MIGRATION_LOCK_ID)))
+        # Held until the migration transaction ends, whatever way it ends.
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_ID)))
+        context.configure(
+            connection=connection,
+            target_metadata=[target_metadata, messaging_metadata],
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
 
     async def run() -> None:
         engine = create_async_engine(url, poolclass=pool.NullPool)

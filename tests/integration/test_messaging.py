@@ -31,7 +31,9 @@ def authorized(order_id: uuid.UUID) -> PaymentAuthorized:
 
 
 async def record_effect(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
-    await uow.session.execute(sa.insert(effects).values(event_id=envelope.id, order_id=event.order_id))
+    await uow.session.execute(
+        sa.insert(effects).values(event_id=envelope.id, order_id=event.order_id)
+    )
 
 
 async def read_topic(
@@ -117,7 +119,9 @@ async def test_committed_event_is_published_with_its_trace_context(
     assert pending == 0
 
 
-async def test_rolled_back_transaction_publishes_nothing(units_of_work, settings, producer, order_id):
+async def test_rolled_back_transaction_publishes_nothing(
+    units_of_work, settings, producer, order_id
+):
     async with units_of_work() as uow:
         await uow.emit(authorized(order_id))
 
@@ -139,7 +143,9 @@ async def test_relay_killed_between_publish_and_mark_resends_and_inbox_keeps_one
     records = await read_topic(settings, settings.topic(Topics.PAYMENTS), order_id, expected=2)
     assert len(records) == 2, "the crash must cause a re-send, never a loss"
     consumer = EventConsumer(
-        consumer=None, dead_letter_producer=producer, units_of_work=units_of_work,
+        consumer=None,
+        dead_letter_producer=producer,
+        units_of_work=units_of_work,
         handlers={PaymentAuthorized: record_effect},
     )
     outcomes = [await consumer.process(record) for record in records]
@@ -207,9 +213,9 @@ async def test_handler_that_keeps_failing_is_dead_lettered_after_its_attempts(
     await producer.send_and_wait(topic, value=envelope.to_bytes(), key=str(order_id).encode())
     [record] = await read_topic(settings, topic, order_id, expected=1)
 
-    outcome = await EventConsumer(None, producer, units_of_work, {PaymentAuthorized: broken}).process(
-        record
-    )
+    outcome = await EventConsumer(
+        None, producer, units_of_work, {PaymentAuthorized: broken}
+    ).process(record)
 
     assert outcome == DEAD_LETTERED
     assert calls == settings.consumer_max_attempts

@@ -1,0 +1,192 @@
+"""Hub customs officers' API: review held declarations, release or reject them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import or_, select
+
+from services.customs.handlers import announce_cleared, record_decision
+from services.customs.tables import Decision, Declaration
+from shared.events import CustomsRejected, DutiesAndTaxes, MoneyAmount
+from shared.problems import PROBLEM_RESPONSES, ProblemError
+from shared.service import UnitOfWorkDep, require_operator
+
+router = APIRouter(prefix="/v1", tags=["declarations"], responses=PROBLEM_RESPONSES)
+Officer = Annotated[str, Depends(require_operator)]
+HELD = "HELD"
+
+
+class DecisionOut(BaseModel):
+    outcome: str
+    decided_by: str
+    reasons: list[str]
+    decided_at: datetime
+
+
+class DeclarationSummary(BaseModel):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    reference: str
+    status: str
+    lane: str | None
+    declaration_type: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class DeclarationDetail(DeclarationSummary):
+    duties_and_taxes: dict[str, Any] | None
+    dangerous_goods: list[str]
+    assessment: dict[str, Any] | None = Field(description="The whole computation, rule by rule")
+    decisions: list[DecisionOut]
+
+
+class DeclarationPage(BaseModel):
+    items: list[DeclarationSummary]
+    next_cursor: str | None
+
+
+class ReleaseRequest(BaseModel):
+    reason: str = Field(min_length=3, max_length=500)
+    duty: Decimal | None = Field(
+        default=None, ge=0, description="Order-currency duty, required when the rules computed none"
+    )
+    vat: Decimal | None = Field(default=None, ge=0)
+
+
+class RejectRequest(BaseModel):
+    reason: str = Field(min_length=3, max_length=500)
+
+
+async def _declaration(uow: UnitOfWorkDep, key: uuid.UUID, *, lock: bool = False) -> Declaration:
+    query = select(Declaration).where(or_(Declaration.id == key, Declaration.order_id == key))
+    declaration = await uow.session.scalar(query.with_for_update() if lock else query)
+    if declaration is None:
+        raise ProblemError(404, "declaration-not-found", f"No declaration {key}")
+    return declaration
+
+
+def _held(declaration: Declaration) -> None:
+    if declaration.status != HELD:
+        raise ProblemError(
+            409,
+            "declaration-not-held",
+            f"Declaration {declaration.reference} is {declaration.status}; only HELD ones "
+            "await an officer",
+        )
+
+
+@router.get("/declarations", response_model=DeclarationPage, summary="Declarations, newest first")
+async def list_declarations(
+    _: Officer,
+    uow: UnitOfWorkDep,
+    status: Annotated[str | None, Query(pattern="^[A-Z_]+$", examples=["HELD"])] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[datetime | None, Query(description="next_cursor of the last page")] = None,
+) -> DeclarationPage:
+    query = select(Declaration)
+    if status:
+        query = query.where(Declaration.status == status)
+    if cursor:
+        query = query.where(Declaration.created_at < cursor)
+    rows = (
+        await uow.session.scalars(query.order_by(Declaration.created_at.desc()).limit(limit + 1))
+    ).all()
+    page = rows[:limit]
+    return DeclarationPage(
+        items=[DeclarationSummary.model_validate(row, from_attributes=True) for row in page],
+        next_cursor=page[-1].created_at.isoformat() if len(rows) > limit else None,
+    )
+
+
+@router.get(
+    "/declarations/{key}",
+    response_model=DeclarationDetail,
+    summary="One declaration (by order id or declaration id) with its whole computation",
+)
+async def get_declaration(key: uuid.UUID, _: Officer, uow: UnitOfWorkDep) -> DeclarationDetail:
+    declaration = await _declaration(uow, key)
+    decisions = (
+        await uow.session.scalars(
+            select(Decision).where(Decision.declaration_id == declaration.id).order_by(Decision.id)
+        )
+    ).all()
+    summary = DeclarationSummary.model_validate(declaration, from_attributes=True)
+    return DeclarationDetail(
+        **summary.model_dump(),
+        duties_and_taxes=declaration.duties_and_taxes,
+        dangerous_goods=declaration.dangerous_goods,
+        assessment=declaration.assessment,
+        decisions=[DecisionOut.model_validate(d, from_attributes=True) for d in decisions],
+    )
+
+
+@router.post(
+    "/declarations/{key}/release",
+    response_model=DeclarationSummary,
+    summary="Release a held declaration: the order clears",
+)
+async def release(
+    key: uuid.UUID, body: ReleaseRequest, officer: Officer, uow: UnitOfWorkDep
+) -> DeclarationSummary:
+    declaration = await _declaration(uow, key, lock=True)
+    _held(declaration)
+    charges = _charges_on_release(declaration, body)
+    declaration.duties_and_taxes = charges.model_dump(mode="json")
+    record_decision(uow, declaration, "CLEARED", officer, [f"released: {body.reason}"])
+    await announce_cleared(uow, declaration, charges)
+    await uow.commit()
+    return DeclarationSummary.model_validate(declaration, from_attributes=True)
+
+
+@router.post(
+    "/declarations/{key}/reject",
+    response_model=DeclarationSummary,
+    summary="Reject a held declaration: the order is refused and its payment voided",
+)
+async def reject(
+    key: uuid.UUID, body: RejectRequest, officer: Officer, uow: UnitOfWorkDep
+) -> DeclarationSummary:
+    declaration = await _declaration(uow, key, lock=True)
+    _held(declaration)
+    reasons = [f"rejected by officer: {body.reason}"]
+    record_decision(uow, declaration, "REJECTED", officer, reasons)
+    await uow.emit(
+        CustomsRejected(
+            order_id=declaration.order_id, declaration_id=declaration.id, reasons=reasons
+        )
+    )
+    await uow.commit()
+    return DeclarationSummary.model_validate(declaration, from_attributes=True)
+
+
+def _charges_on_release(declaration: Declaration, body: ReleaseRequest) -> DutiesAndTaxes:
+    if body.duty is None and body.vat is None and declaration.duties_and_taxes is not None:
+        return DutiesAndTaxes.model_validate(declaration.duties_and_taxes)
+    if body.duty is None or body.vat is None:
+        raise ProblemError(
+            422,
+            "charges-required",
+            "The rules computed no charges for this declaration; the officer must give duty "
+            "and vat",
+            errors=[
+                {"pointer": "/duty", "detail": "required"},
+                {"pointer": "/vat", "detail": "required"},
+            ],
+        )
+    currency = (declaration.order or {}).get("currency", "EUR")
+    zero = MoneyAmount(amount=Decimal(0), currency=currency)
+    return DutiesAndTaxes(
+        duty=MoneyAmount(amount=body.duty, currency=currency),
+        vat=MoneyAmount(amount=body.vat, currency=currency),
+        other_taxes=zero,
+        fees=zero,
+        total=MoneyAmount(amount=body.duty + body.vat, currency=currency),
+        collected_at_checkout=False,
+    )

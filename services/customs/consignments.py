@@ -1,0 +1,92 @@
+"""Translation between the events' order contract and the rule engine's `Consignment`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from services.customs.domain.model import (
+    Assessment,
+    Buyer,
+    CbecDocuments,
+    Charges,
+    Consignment,
+    IdentityDocument,
+    IdentityDocumentType,
+    Item,
+    Seller,
+    TradeDocument,
+)
+from shared.events import DutiesAndTaxes, MoneyAmount, OrderDetails
+from shared.money import Money
+
+
+def consignment_from(
+    order_id: uuid.UUID, ordered_at: datetime, order: OrderDetails, payment_id: uuid.UUID | None
+) -> Consignment:
+    """The hub is the logistics operator, so it issues the waybill of the three documents."""
+    identity = order.buyer.identity
+    reference = order.partner_reference
+    return Consignment(
+        order_id=order_id,
+        ordered_at=ordered_at,
+        currency=order.currency,
+        buyer=Buyer(
+            name=order.buyer.name,
+            country=order.buyer.address.country,
+            identity=(
+                IdentityDocument(IdentityDocumentType(identity.document_type), identity.number)
+                if identity
+                else None
+            ),
+        ),
+        seller=Seller(
+            name=order.seller.name,
+            country=order.seller.country,
+            ioss_number=order.seller.ioss_number,
+        ),
+        payer_name=order.payment.payer_name or order.buyer.name,
+        items=tuple(
+            Item(
+                sku=item.sku,
+                description=item.description,
+                hs_code=item.hs_code,
+                quantity=item.quantity,
+                unit_price=item.unit_price,
+                weight_kg=item.weight_kg,
+                origin_country=item.origin_country,
+            )
+            for item in order.items
+        ),
+        shipping_cost=order.shipping_cost,
+        insurance_cost=order.insurance_cost,
+        documents=CbecDocuments(
+            order=TradeDocument(reference, reference),
+            payment=TradeDocument(str(payment_id), reference) if payment_id else None,
+            logistics=TradeDocument(f"LGG-{order_id.hex[:12].upper()}", reference),
+        ),
+    )
+
+
+def _amount(money: Money) -> MoneyAmount:
+    return MoneyAmount(amount=money.amount, currency=money.currency)
+
+
+def duties_and_taxes(charges: Charges | None, currency: str, at_checkout: bool) -> DutiesAndTaxes:
+    charges = charges or Charges(*(Money.zero(currency),) * 4)
+    return DutiesAndTaxes(
+        duty=_amount(charges.duty),
+        vat=_amount(charges.vat),
+        other_taxes=_amount(charges.other_taxes),
+        fees=_amount(charges.fees),
+        total=_amount(charges.total),
+        collected_at_checkout=at_checkout,
+    )
+
+
+def assessment_document(assessment: Assessment) -> dict[str, Any]:
+    """The whole computation as JSON, for the declaration record and `GET /v1/declarations`."""
+    return json.loads(json.dumps(dataclasses.asdict(assessment), default=str))

@@ -1,0 +1,1 @@
+"""Fulfillment service: carries shipments through the Liège hub to their destination."""

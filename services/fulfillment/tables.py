@@ -1,0 +1,59 @@
+"""The fulfilment database: parcels announced by orders, and the shipments the hub handles."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Numeric, Sequence, String, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+house_awb_serials = Sequence("house_awb_serial", metadata=Base.metadata, start=1)
+master_awb_serials = Sequence("master_awb_serial", metadata=Base.metadata, start=1_000_000)
+
+
+class Parcel(Base):
+    """What the hub knows of an order before it may ship: the goods, clearance, payment."""
+
+    __tablename__ = "parcels"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    destination_country: Mapped[str | None] = mapped_column(String(2))
+    weight_kg: Mapped[Decimal | None] = mapped_column(Numeric(12, 3))
+    dangerous_goods: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    announced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ShipmentRecord(Base):
+    __tablename__ = "shipments"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    destination: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    status_before_exception: Mapped[str | None] = mapped_column(String(30))
+    exception_reason: Mapped[str | None] = mapped_column(String(500))
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    house_awb: Mapped[str | None] = mapped_column(String(12), unique=True)
+    master_awb: Mapped[str | None] = mapped_column(String(12))
+    leg_id: Mapped[str | None] = mapped_column(String(40))
+    departs_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    arrives_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+def next_serial(sequence: Sequence):
+    return sequence.next_value().cast(BigInteger)

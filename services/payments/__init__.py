@@ -1,0 +1,1 @@
+"""Payments service: authorises, captures, voids and refunds order payments."""

@@ -1,0 +1,1 @@
+"""Pure payments domain: no I/O, no framework; stdlib and `shared.money` only."""

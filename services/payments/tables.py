@@ -1,0 +1,54 @@
+"""The payments database: one payment per order and its append-only operation log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import DateTime, ForeignKey, Numeric, String, UniqueConstraint, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PaymentRecord(Base):
+    __tablename__ = "payments"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    token: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    authorized_amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    captured_amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    refunded_amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    authorization_reference: Mapped[str | None] = mapped_column(String(100))
+    authorized_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    operations: Mapped[list[OperationRecord]] = relationship(
+        order_by="OperationRecord.sequence", lazy="selectin"
+    )
+
+
+class OperationRecord(Base):
+    __tablename__ = "payment_operations"
+    __table_args__ = (UniqueConstraint("payment_id", "sequence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id"), index=True)
+    sequence: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(30))
+    amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    # Unique: the database itself refuses a second capture recorded under the same key.
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    gateway_reference: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
