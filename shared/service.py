@@ -17,17 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine, database_reachable, session_factory
 from shared.events import Event
 from shared.logging import configure_logging
 from shared.messaging.consumer import EventConsumer, Handler
+from shared.messaging.dead_letters import DeadLetter, read_dead_letters, replay
 from shared.messaging.kafka import manual_commit_consumer, reliable_producer
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -211,7 +213,65 @@ def _operations_router() -> APIRouter:
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    @router.get(
+        "/v1/admin/dead-letters",
+        summary="Messages this service could not process, oldest first (operator key)",
+        response_model=list[DeadLetterOut],
+    )
+    async def list_dead_letters(
+        request: Request,
+        _: Annotated[str, Depends(require_operator)],
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> list[DeadLetterOut]:
+        letters = await read_dead_letters(runtime_of(request).settings, limit)
+        return [DeadLetterOut.of(letter) for letter in letters]
+
+    @router.post(
+        "/v1/admin/dead-letters/replay",
+        summary="Publish dead letters again to their original topic (operator key)",
+    )
+    async def replay_dead_letters(
+        request: Request, body: ReplayRequest, _: Annotated[str, Depends(require_operator)]
+    ) -> dict[str, int]:
+        settings = runtime_of(request).settings
+        letters = await read_dead_letters(settings, limit=10_000)
+        chosen = [letter for letter in letters if letter.id in set(body.ids)]
+        missing = set(body.ids) - {letter.id for letter in chosen}
+        if missing:
+            raise ProblemError(
+                404, "dead-letter-not-found", f"No dead letter {', '.join(sorted(missing))}"
+            )
+        return {"replayed": await replay(settings, chosen)}
+
     return router
+
+
+class DeadLetterOut(BaseModel):
+    id: str = Field(description="partition:offset in the dead-letter topic")
+    key: str | None
+    original_topic: str
+    error_type: str
+    error_message: str
+    failed_at: str
+    attempts: int
+    message: str = Field(description="The original message, as text")
+
+    @classmethod
+    def of(cls, letter: DeadLetter) -> DeadLetterOut:
+        return cls(
+            id=letter.id,
+            key=letter.key,
+            original_topic=letter.original_topic,
+            error_type=letter.error_type,
+            error_message=letter.error_message,
+            failed_at=letter.failed_at,
+            attempts=letter.attempts,
+            message=letter.value.decode(errors="replace")[:10_000],
+        )
+
+
+class ReplayRequest(BaseModel):
+    ids: list[str] = Field(min_length=1, max_length=1000, examples=[["0:12", "3:7"]])
 
 
 def runtime_of(request: Request) -> ServiceRuntime:

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from shared.events import Envelope, Event, PaymentAuthorized, Topics, dead_letter_topic
 from shared.messaging.consumer import DEAD_LETTERED, DUPLICATE, HANDLED, EventConsumer
+from shared.messaging.dead_letters import read_dead_letters, replay
 from shared.messaging.kafka import reliable_producer
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.tables import outbox
@@ -223,3 +224,32 @@ async def test_handler_that_keeps_failing_is_dead_lettered_after_its_attempts(
     [dead] = await read_topic(settings, dead_letter_topic(settings.consumer_group), order_id, 1)
     assert dict(dead.headers)["dlq.error.type"] == b"ValueError"
     assert dict(dead.headers)["dlq.attempts"] == b"2"
+
+
+async def test_dead_letter_can_be_inspected_and_replayed_once_the_cause_is_fixed(
+    units_of_work, settings, producer, order_id
+):
+    async def not_yet(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
+        raise LookupError("tariff table not loaded")
+
+    topic = settings.topic(Topics.PAYMENTS)
+    envelope = Envelope.wrap(authorized(order_id), "/test")
+    await producer.send_and_wait(topic, value=envelope.to_bytes(), key=str(order_id).encode())
+    [record] = await read_topic(settings, topic, order_id, expected=1)
+    await EventConsumer(None, producer, units_of_work, {PaymentAuthorized: not_yet}).process(record)
+
+    letters = [
+        letter for letter in await read_dead_letters(settings) if letter.key == str(order_id)
+    ]
+    assert len(letters) == 1
+    assert letters[0].original_topic == topic
+    assert letters[0].error_type == "LookupError"
+    assert "tariff table not loaded" in letters[0].error_message
+
+    assert await replay(settings, letters) == 1
+    records = await read_topic(settings, topic, order_id, expected=2)
+    fixed = EventConsumer(None, producer, units_of_work, {PaymentAuthorized: record_effect})
+
+    assert await fixed.process(records[-1]) == HANDLED
+    assert dict(records[-1].headers)["dlq.replayed_from"].startswith(b"test-")
+    assert await effect_count(units_of_work, order_id) == 1
