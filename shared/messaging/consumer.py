@@ -141,8 +141,17 @@ class EventConsumer:
             started = time.perf_counter()
             try:
                 outcome = await self._handle_once(envelope, event, handler)
-                HANDLER_SECONDS.labels(self._service, envelope.type).observe(
-                    time.perf_counter() - started
+                elapsed = time.perf_counter() - started
+                HANDLER_SECONDS.labels(self._service, envelope.type).observe(elapsed)
+                log.info(
+                    "event %s",
+                    outcome.name,
+                    extra={
+                        "event_type": envelope.type,
+                        "event_id": str(envelope.id),
+                        "order_id": envelope.subject,
+                        "handler_ms": round(elapsed * 1000, 1),
+                    },
                 )
                 return self._count(envelope.type, outcome)
             except Exception as error:

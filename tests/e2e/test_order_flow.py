@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
 from tests.e2e.orders import order_body, place, timeline_types, wait_for_status
+from tests.infrastructure import devstack
 
 pytestmark = pytest.mark.e2e
 
@@ -108,3 +110,19 @@ def wait_for_timeline(partner, order_id: str, event_type: str, timeout: float = 
             return order
         time.sleep(0.1)
     raise AssertionError(f"{event_type} never reached the timeline of {order_id}")
+
+
+def test_one_order_is_one_trace_across_the_four_services(partner, stack):
+    order_id = place(partner, order_body()).json()["id"]
+    wait_for_status(partner, order_id, {"SHIPPED", "DELIVERED"})
+
+    traces: dict[str, set[str]] = {}
+    for service in ("orders", "payments", "customs", "fulfillment"):
+        log_file = devstack.LOGS / f"{stack.process_name(service)}.log"
+        for line in log_file.read_text().splitlines():
+            entry = json.loads(line) if line.startswith("{") else {}
+            if entry.get("order_id") == order_id and "trace_id" in entry:
+                traces.setdefault(entry["trace_id"], set()).add(service)
+
+    assert len(traces) == 1, f"the order's log lines carry {len(traces)} trace ids"
+    assert next(iter(traces.values())) == {"orders", "payments", "customs", "fulfillment"}
