@@ -160,7 +160,9 @@ class OrderPlaced(Event):
     order: OrderDetails
 
 
-class OrderCancelled(Event):
+class OrderCancellationRequested(Event):
+    """The partner asked to cancel. Fulfilment, which knows whether the goods left, answers."""
+
     topic = Topics.ORDERS
     reason: str
 
@@ -193,6 +195,14 @@ class PaymentVoided(Event):
     topic = Topics.PAYMENTS
     payment_id: uuid.UUID
     reason: str
+
+
+class PaymentAuthorizationExpired(Event):
+    """The authorization outlived its window uncaptured and was voided."""
+
+    topic = Topics.PAYMENTS
+    payment_id: uuid.UUID
+    expired_at: UtcDatetime
 
 
 class PaymentRefunded(Event):
@@ -252,22 +262,63 @@ class ShipmentDispatched(Event):
     departs_at: UtcDatetime
 
 
+class ShipmentTracked(Event):
+    """A step of the shipment's journey after booking (consolidated, departed, ... delivered)."""
+
+    topic = Topics.FULFILLMENT
+    shipment_id: uuid.UUID
+    status: str = Field(examples=["DEPARTED", "DELIVERED"])
+    scan_code: str | None = None
+    location: str | None = None
+    reason: str | None = None
+    at: UtcDatetime
+
+
+class ShipmentException(Event):
+    """The hub cannot deliver the shipment (damaged, lost, refused): it is returned, not sent."""
+
+    topic = Topics.FULFILLMENT
+    shipment_id: uuid.UUID
+    reason: str
+
+
+class FulfilmentCancelled(Event):
+    """Answer to a cancellation request: nothing was or will be shipped for the order."""
+
+    topic = Topics.FULFILLMENT
+    shipment_id: uuid.UUID | None = None
+    reason: str
+
+
+class FulfilmentCancellationRefused(Event):
+    """Answer to a cancellation request: the goods already left the hub."""
+
+    topic = Topics.FULFILLMENT
+    shipment_id: uuid.UUID
+    reason: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name(): cls
     for cls in (
         OrderPlaced,
-        OrderCancelled,
+        OrderCancellationRequested,
         PaymentAuthorized,
         PaymentDeclined,
         PaymentCaptured,
         PaymentCaptureFailed,
         PaymentVoided,
         PaymentRefunded,
+        PaymentAuthorizationExpired,
         CustomsCleared,
         CustomsRejected,
         CustomsHeld,
         ShipmentReceived,
         ShipmentDispatched,
+        ShipmentTracked,
+        ShipmentException,
+        FulfilmentCancelled,
+        FulfilmentCancellationRefused,
     )
 }
 

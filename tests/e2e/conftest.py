@@ -21,7 +21,7 @@ def stack() -> Iterator[devstack.Stack]:
     stack = start_infrastructure("_test")
     stack.ports = TEST_PORTS
     stack.name_suffix = "-test"
-    stack.extra_env = {"OPERATOR_API_KEY": OPERATOR_KEY, "FULFILLMENT_HUB_CLOCK_FACTOR": "1"}
+    stack.extra_env = {"OPERATOR_API_KEY": OPERATOR_KEY, "HUB_CLOCK_FACTOR": "0"}
     devstack.stop_services(stack.name_suffix)
     devstack.start_services(stack)
     yield stack
