@@ -8,7 +8,7 @@ partition key is the order id so one order's events stay in order.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -167,10 +167,21 @@ class OrderCancellationRequested(Event):
     reason: str
 
 
+class ExchangeRateUsed(Contract):
+    pair: str = Field(examples=["CNY/EUR"])
+    rate: Decimal
+    rate_date: date
+    source: str
+
+
 class PaymentAuthorized(Event):
     topic = Topics.PAYMENTS
     payment_id: uuid.UUID
     amount: MoneyAmount
+    amount_in_eur: MoneyAmount | None = Field(
+        default=None, description="The same amount in EUR, converted once at a dated rate"
+    )
+    exchange_rate: ExchangeRateUsed | None = None
 
 
 class PaymentDeclined(Event):

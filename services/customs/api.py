@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 
-from services.customs.handlers import announce_cleared, record_decision
+from services.customs.handlers import HELD, announce_cleared, record_decision
 from services.customs.tables import Decision, Declaration
 from shared.events import CustomsRejected, DutiesAndTaxes, MoneyAmount
 from shared.problems import PROBLEM_RESPONSES, ProblemError
@@ -19,7 +19,6 @@ from shared.service import UnitOfWorkDep, require_operator
 
 router = APIRouter(prefix="/v1", tags=["declarations"], responses=PROBLEM_RESPONSES)
 Officer = Annotated[str, Depends(require_operator)]
-HELD = "HELD"
 
 
 class DecisionOut(BaseModel):

@@ -48,7 +48,7 @@ def consignment_from(
             country=order.seller.country,
             ioss_number=order.seller.ioss_number,
         ),
-        payer_name=order.payment.payer_name or order.buyer.name,
+        payer_name=order.payment.payer_name,
         items=tuple(
             Item(
                 sku=item.sku,
@@ -89,4 +89,12 @@ def duties_and_taxes(charges: Charges | None, currency: str, at_checkout: bool) 
 
 def assessment_document(assessment: Assessment) -> dict[str, Any]:
     """The whole computation as JSON, for the declaration record and `GET /v1/declarations`."""
-    return json.loads(json.dumps(dataclasses.asdict(assessment), default=str))
+    document = json.loads(json.dumps(dataclasses.asdict(assessment), default=str))
+    for name in ("charges", "charges_in_order_currency"):
+        charges: Charges | None = getattr(assessment, name)
+        if charges is not None:
+            document[name]["total"] = {
+                "amount": str(charges.total.amount),
+                "currency": charges.total.currency,
+            }
+    return document

@@ -16,7 +16,13 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.customs.consignments import assessment_document, consignment_from, duties_and_taxes
 from services.customs.domain.engine import assess, buyer_identity_key
-from services.customs.domain.model import Assessment, Lane, Outcome
+from services.customs.domain.model import (
+    Assessment,
+    IdentityDocument,
+    IdentityDocumentType,
+    Lane,
+    Outcome,
+)
 from services.customs.domain.tables.exchange_rates import SNAPSHOT
 from services.customs.settings import CustomsSettings
 from services.customs.tables import BuyerAnnualTotal, Decision, Declaration
@@ -26,17 +32,23 @@ from shared.events import (
     CustomsRejected,
     DutiesAndTaxes,
     Envelope,
+    FulfilmentCancelled,
     OrderDetails,
     OrderPlaced,
+    PaymentAuthorizationExpired,
     PaymentAuthorized,
     Topics,
 )
 from shared.messaging.unit_of_work import UnitOfWork
 from shared.money import Money
 
-SUBSCRIPTIONS = [Topics.ORDERS, Topics.PAYMENTS]
+SUBSCRIPTIONS = [Topics.ORDERS, Topics.PAYMENTS, Topics.FULFILLMENT]
 RULE_ENGINE = "rules"
+SYSTEM = "saga"
 AWAITING = "AWAITING_ORDER_AND_PAYMENT"
+HELD = "HELD"
+CLEARED = "CLEARED"
+WITHDRAWN = "WITHDRAWN"
 # China has one time zone and no daylight saving; CBEC years run on it.
 CHINA_TIME = timezone(timedelta(hours=8))
 
@@ -102,7 +114,12 @@ class CustomsHandlers:
         self._collection_fee = Money(settings.carrier_collection_fee_eur, "EUR")
 
     def handlers(self) -> dict:
-        return {OrderPlaced: self.on_order_placed, PaymentAuthorized: self.on_payment_authorized}
+        return {
+            OrderPlaced: self.on_order_placed,
+            PaymentAuthorized: self.on_payment_authorized,
+            PaymentAuthorizationExpired: self.on_order_withdrawn,
+            FulfilmentCancelled: self.on_order_withdrawn,
+        }
 
     async def on_order_placed(self, event: OrderPlaced, _: Envelope, uow: UnitOfWork) -> None:
         declaration = await _record(
@@ -118,6 +135,32 @@ class CustomsHandlers:
     ) -> None:
         declaration = await _record(uow, event.order_id, payment_id=event.payment_id)
         await self._assess_when_ready(declaration, uow)
+
+    async def on_order_withdrawn(
+        self, event: PaymentAuthorizationExpired | FulfilmentCancelled, _: Envelope, uow: UnitOfWork
+    ) -> None:
+        """A cancelled or lapsed order is no longer declared, nor counted in a CBEC year."""
+        declaration = await _record(uow, event.order_id)
+        if declaration.status == CLEARED:
+            await self._uncount(declaration, uow)
+        if declaration.status in (AWAITING, HELD, CLEARED):
+            record_decision(uow, declaration, WITHDRAWN, SYSTEM, [type(event).__name__])
+
+    async def _uncount(self, declaration: Declaration, uow: UnitOfWork) -> None:
+        usage = (declaration.assessment or {}).get("cbec_annual_usage")
+        order = declaration.order or {}
+        identity = (order.get("buyer") or {}).get("identity")
+        if not usage or not identity:
+            return
+        consignment_identity = IdentityDocument(
+            IdentityDocumentType(identity["document_type"]), identity["number"]
+        )
+        total = await self._buyer_total(uow, consignment_identity, declaration)
+        if total is not None:
+            total.cleared_cny = max(
+                Decimal(0), total.cleared_cny - Decimal(usage["this_order"]["amount"])
+            )
+            total.orders = max(0, total.orders - 1)
 
     async def _assess_when_ready(self, declaration: Declaration, uow: UnitOfWork) -> None:
         if declaration.status != AWAITING or declaration.order is None:

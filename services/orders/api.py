@@ -13,11 +13,11 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
-from services.orders.domain import OrderStatus
+from services.orders.domain import CancellationRefused, OrderStatus, check_cancellable
 from services.orders.partners import partner_for_key
-from services.orders.schemas import OrderPage, OrderResponse, TimelineItem, Totals
+from services.orders.schemas import CancelRequest, OrderPage, OrderResponse, TimelineItem, Totals
 from services.orders.tables import IdempotencyKey, Order, Partner, TimelineRecord
-from shared.events import OrderDetails, OrderPlaced
+from shared.events import OrderCancellationRequested, OrderDetails, OrderPlaced
 from shared.problems import PROBLEM_RESPONSES, ProblemError
 from shared.service import UnitOfWorkDep
 
@@ -64,6 +64,7 @@ def _order_response(order: Order) -> OrderResponse:
         ),
         created_at=order.created_at,
         updated_at=order.updated_at,
+        cancellation_requested_at=order.cancellation_requested_at,
         timeline=[
             TimelineItem(
                 event_type=entry.event_type,
@@ -175,6 +176,39 @@ async def get_order(order_id: uuid.UUID, partner: PartnerDep, uow: UnitOfWorkDep
     order = await uow.session.get(Order, order_id)
     if order is None or order.partner_id != partner.id:
         raise ProblemError(404, "order-not-found", f"No order {order_id} for this partner")
+    return _order_response(order)
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    status_code=202,
+    response_model=OrderResponse,
+    summary="Ask to cancel an order; allowed until its shipment departs",
+    description=(
+        "Accepted (202) while the goods are still at the hub: the hub confirms with "
+        "`FulfilmentCancelled` and the order becomes CANCELLED, the payment voided or, once "
+        "captured, refunded in full. A 409 problem explains why an order cannot be cancelled."
+    ),
+)
+async def cancel_order(
+    order_id: uuid.UUID, body: CancelRequest, partner: PartnerDep, uow: UnitOfWorkDep
+) -> OrderResponse:
+    order = await uow.session.get(Order, order_id, with_for_update=True)
+    if order is None or order.partner_id != partner.id:
+        raise ProblemError(404, "order-not-found", f"No order {order_id} for this partner")
+    try:
+        check_cancellable(OrderStatus(order.status))
+    except CancellationRefused as refusal:
+        raise ProblemError(
+            409, "order-not-cancellable", str(refusal), order_status=order.status
+        ) from None
+    if order.cancellation_requested_at is None:
+        now = datetime.now(UTC)
+        order.cancellation_requested_at = now
+        order.cancellation_reason = body.reason
+        order.updated_at = now
+        await uow.emit(OrderCancellationRequested(order_id=order.id, reason=body.reason))
+        await uow.commit()
     return _order_response(order)
 
 

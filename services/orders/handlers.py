@@ -12,6 +12,11 @@ from shared.events import (
     CustomsHeld,
     CustomsRejected,
     Envelope,
+    FulfilmentCancellationRefused,
+    FulfilmentCancelled,
+    PaymentAuthorizationExpired,
+    ShipmentException,
+    ShipmentTracked,
     Event,
     PaymentAuthorized,
     PaymentCaptured,
@@ -38,7 +43,10 @@ async def record_in_timeline(event: Event, envelope: Envelope, uow: UnitOfWork) 
         log.warning("event for an unknown order", extra={"order_id": str(event.order_id)})
         return
     event_name = type(event).__name__
-    order.status = status_after(OrderStatus(order.status), event_name)
+    tracking = event.status if isinstance(event, ShipmentTracked) else None
+    order.status = status_after(OrderStatus(order.status), event_name, tracking)
+    if isinstance(event, FulfilmentCancellationRefused):
+        order.cancellation_requested_at = None
     order.updated_at = datetime.now(UTC)
     uow.session.add(
         TimelineRecord(
@@ -66,5 +74,10 @@ HANDLERS = {
         CustomsRejected,
         ShipmentReceived,
         ShipmentDispatched,
+        ShipmentTracked,
+        ShipmentException,
+        PaymentAuthorizationExpired,
+        FulfilmentCancelled,
+        FulfilmentCancellationRefused,
     )
 }

@@ -31,7 +31,14 @@ class OrderResponse(BaseModel):
     totals: Totals
     created_at: datetime
     updated_at: datetime
+    cancellation_requested_at: datetime | None = Field(
+        description="Set while a cancellation awaits the hub's answer"
+    )
     timeline: list[TimelineItem]
+
+
+class CancelRequest(BaseModel):
+    reason: str = Field(min_length=3, max_length=500, examples=["buyer changed their mind"])
 
 
 class OrderPage(BaseModel):

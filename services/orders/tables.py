@@ -56,6 +56,8 @@ class Order(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cancellation_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancellation_reason: Mapped[str | None] = mapped_column(String(500))
 
     timeline: Mapped[list[TimelineRecord]] = relationship(
         order_by="TimelineRecord.occurred_at", lazy="selectin"

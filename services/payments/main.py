@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
-from services.payments.domain.gateway import SandboxGateway
-from services.payments.domain.retry import RetryPolicy
-from services.payments.gateway_client import GatewayClient
-from services.payments.handlers import SUBSCRIPTIONS, PaymentHandlers
+from services.payments.api import router
+from services.payments.expiry import expiry_job
+from services.payments.handlers import SUBSCRIPTIONS, build_handlers
+from services.payments.service import Payments
 from services.payments.settings import PaymentsSettings
 from shared.service import create_service_app
 
 settings = PaymentsSettings()
-gateway = GatewayClient(
-    SandboxGateway(),
-    RetryPolicy(
-        max_attempts=settings.gateway_max_attempts,
-        base_delay=timedelta(seconds=settings.gateway_base_delay_seconds),
-    ),
-)
+payments = Payments(settings)
 
 app = create_service_app(
     settings,
     title="Liège eHub — Payments",
-    description="Authorizes, captures, voids and refunds order payments through the gateway.",
+    description=(
+        "Authorizes, captures, voids and refunds order payments through the gateway "
+        "(the built-in sandbox processor by default). Operator key required."
+    ),
     migrations_dir=Path(__file__).parent / "migrations",
+    routers=[router],
     subscriptions=SUBSCRIPTIONS,
-    handlers=PaymentHandlers(gateway, settings).handlers(),
+    handlers=build_handlers(payments),
+    background_jobs=[expiry_job(payments, settings)],
 )
+app.state.payments = payments

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments.domain.payment import OperationKind, Payment, PaymentOperation, PaymentStatus
 from services.payments.tables import OperationRecord, PaymentRecord
+from shared.events import ExchangeRateUsed
 from shared.money import Money, round_money
 
 
@@ -45,6 +46,7 @@ class PaymentRepository:
         )
         self._records[payment.payment_id] = record
         self._session.add(record)
+        self.save(payment)
 
     def save(self, payment: Payment, gateway_reference: str | None = None) -> None:
         """Write the aggregate's state and its new operations (the log is append-only)."""
@@ -71,6 +73,13 @@ class PaymentRepository:
                     at=operation.at,
                 )
             )
+
+    def record_eur_amount(
+        self, payment: Payment, in_eur: Money | None, rate: ExchangeRateUsed | None
+    ) -> None:
+        record = self._records[payment.payment_id]
+        record.amount_eur = in_eur.amount if in_eur else None
+        record.exchange_rate = rate.model_dump(mode="json") if rate else None
 
     def _to_domain(self, record: PaymentRecord) -> Payment:
         self._records[record.id] = record

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, Numeric, String, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -27,6 +29,9 @@ class PaymentRecord(Base):
     refunded_amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     authorization_reference: Mapped[str | None] = mapped_column(String(100))
     authorized_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The amount in EUR as reported to customs, with the dated rate used to convert it.
+    amount_eur: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    exchange_rate: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
@@ -52,3 +57,24 @@ class OperationRecord(Base):
     gateway_reference: Mapped[str | None] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(String(500))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SandboxMemory(Base):
+    """What the built-in sandbox processor remembers (see `sandbox_store`)."""
+
+    __tablename__ = "sandbox_memory"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class CancelledOrder(Base):
+    """Orders cancelled before payments saw them placed: never to be authorized."""
+
+    __tablename__ = "cancelled_orders"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    cancelled_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

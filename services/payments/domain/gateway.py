@@ -105,7 +105,7 @@ _AUTHORIZABLE_TOKENS = APPROVING_TOKENS | {
 
 
 @dataclass
-class _Authorization:
+class SandboxAuthorization:
     token: str
     amount: Money
     refunded: Money
@@ -132,9 +132,15 @@ class SandboxGateway:
     declines its capture for good.
     """
 
-    def __init__(self, idempotency_records: dict[str, IdempotencyRecord] | None = None) -> None:
+    def __init__(
+        self,
+        idempotency_records: dict[str, IdempotencyRecord] | None = None,
+        authorizations: dict[str, SandboxAuthorization] | None = None,
+    ) -> None:
+        # Both maps are the processor's memory; the service may load them from and save them
+        # to storage shared by its replicas, as a real processor's would be.
         self.idempotency_records = {} if idempotency_records is None else idempotency_records
-        self._authorizations: dict[str, _Authorization] = {}
+        self.authorizations = {} if authorizations is None else authorizations
 
     def submit(self, request: GatewayRequest) -> GatewayResponse:
         record = self._record_for(request)
@@ -162,7 +168,7 @@ class SandboxGateway:
         return record
 
     def _card_token(self, request: GatewayRequest) -> str:
-        authorization = self._authorizations.get(request.authorization_reference or "")
+        authorization = self.authorizations.get(request.authorization_reference or "")
         return authorization.token if authorization is not None else request.token
 
     def _execute(self, request: GatewayRequest, card_token: str) -> GatewayResponse:
@@ -170,11 +176,13 @@ class SandboxGateway:
             return _declined("invalid_amount")
         if request.operation is GatewayOperation.AUTHORIZE:
             return self._authorize(request)
-        authorization = self._authorizations.get(request.authorization_reference or "")
+        authorization = self.authorizations.get(request.authorization_reference or "")
         if authorization is None:
             return _declined("authorization_not_found")
         if request.amount.currency != authorization.amount.currency:
             return _declined("currency_mismatch")
+        if request.operation is GatewayOperation.INCREMENT_AUTHORIZATION:
+            return self._increment(request, authorization)
         if request.operation is GatewayOperation.CAPTURE:
             return self._capture(request, authorization, card_token)
         if request.operation is GatewayOperation.VOID:
@@ -187,13 +195,13 @@ class SandboxGateway:
         if request.token not in _AUTHORIZABLE_TOKENS:
             return _declined("invalid_token")
         reference = _reference(request)
-        self._authorizations[reference] = _Authorization(
+        self.authorizations[reference] = SandboxAuthorization(
             request.token, request.amount, refunded=Money.zero(request.amount.currency)
         )
         return _approved(reference)
 
     def _capture(
-        self, request: GatewayRequest, authorization: _Authorization, card_token: str
+        self, request: GatewayRequest, authorization: SandboxAuthorization, card_token: str
     ) -> GatewayResponse:
         if authorization.voided:
             return _declined("authorization_voided")
@@ -206,7 +214,19 @@ class SandboxGateway:
         authorization.captured = request.amount
         return _approved(_reference(request))
 
-    def _void(self, request: GatewayRequest, authorization: _Authorization) -> GatewayResponse:
+    def _increment(
+        self, request: GatewayRequest, authorization: SandboxAuthorization
+    ) -> GatewayResponse:
+        if authorization.voided:
+            return _declined("authorization_voided")
+        if authorization.captured is not None:
+            return _declined("already_captured")
+        authorization.amount = authorization.amount + request.amount
+        return _approved(_reference(request))
+
+    def _void(
+        self, request: GatewayRequest, authorization: SandboxAuthorization
+    ) -> GatewayResponse:
         if authorization.captured is not None:
             return _declined("already_captured")
         if authorization.voided:
@@ -214,7 +234,9 @@ class SandboxGateway:
         authorization.voided = True
         return _approved(_reference(request))
 
-    def _refund(self, request: GatewayRequest, authorization: _Authorization) -> GatewayResponse:
+    def _refund(
+        self, request: GatewayRequest, authorization: SandboxAuthorization
+    ) -> GatewayResponse:
         if authorization.captured is None:
             return _declined("not_captured")
         if request.amount.amount > authorization.refundable.amount:

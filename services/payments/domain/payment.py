@@ -50,6 +50,7 @@ class GatewayOperation(StrEnum):
     """What the payments service asks of a processor."""
 
     AUTHORIZE = "authorize"
+    INCREMENT_AUTHORIZATION = "increment_authorization"
     CAPTURE = "capture"
     VOID = "void"
     REFUND = "refund"
@@ -59,6 +60,7 @@ class OperationKind(StrEnum):
     """What happened to the payment, as recorded in its operation log."""
 
     AUTHORIZATION = "AUTHORIZATION"
+    INCREMENTAL_AUTHORIZATION = "INCREMENTAL_AUTHORIZATION"
     DECLINE = "DECLINE"
     CAPTURE = "CAPTURE"
     VOID = "VOID"
@@ -186,6 +188,19 @@ class Payment:
         self._append(OperationKind.AUTHORIZATION, authorized, key, at)
         self.status = PaymentStatus.AUTHORIZED
 
+    def record_incremental_authorization(self, amount: Money, at: datetime) -> None:
+        """Raise the hold by `amount` before capture (e.g. duties the buyer owes at checkout)."""
+        if self.status is not PaymentStatus.AUTHORIZED:
+            raise IllegalTransition(
+                f"payment {self.payment_id}: cannot increase an authorisation while "
+                f"{self.status.value}"
+            )
+        increment = self._positive_amount(amount)
+        at = self._next_moment(at)
+        key = self.next_idempotency_key(GatewayOperation.INCREMENT_AUTHORIZATION)
+        self.authorized_amount = self.authorized_amount + increment
+        self._append(OperationKind.INCREMENTAL_AUTHORIZATION, increment, key, at)
+
     def record_decline(self, reason: str, at: datetime) -> None:
         self._require(PaymentStatus.DECLINED, "record a decline")
         at = self._next_moment(at)
@@ -228,17 +243,21 @@ class Payment:
         )
         self.status = PaymentStatus.VOIDED
 
-    def refund(self, amount: Money, at: datetime, reason: str | None = None) -> Money:
-        """Refund part or all of what remains captured; returns the amount refunded."""
-        # Both refund outcomes are reachable from exactly the same statuses.
+    def check_refundable(self, amount: Money) -> Money:
+        """Refuse, without changing anything, a refund this payment cannot take; else its amount."""
         self._require(PaymentStatus.PARTIALLY_REFUNDED, "refund")
         refunded = self._positive_amount(amount)
-        at = self._next_moment(at)
         if refunded.amount > self.refundable_amount.amount:
             raise AmountExceedsAvailable(
                 f"payment {self.payment_id}: cannot refund {refunded}, "
                 f"only {self.refundable_amount} of {self.captured_amount} captured remains"
             )
+        return refunded
+
+    def refund(self, amount: Money, at: datetime, reason: str | None = None) -> Money:
+        """Refund part or all of what remains captured; returns the amount refunded."""
+        refunded = self.check_refundable(amount)
+        at = self._next_moment(at)
         key = self.next_idempotency_key(GatewayOperation.REFUND)
         self.refunded_amount = self.refunded_amount + refunded
         self._append(OperationKind.REFUND, refunded, key, at, reason)

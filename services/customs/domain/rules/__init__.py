@@ -1,0 +1,1 @@
+"""The rules, one module per concern; each records what it decided in a `Findings`."""

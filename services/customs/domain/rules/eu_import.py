@@ -1,0 +1,387 @@
+"""EU import of B2C goods from a non-EU seller: value, duty, import VAT and declaration type.
+
+1. Values: the intrinsic value (goods only) decides the EUR 150 threshold; the customs
+   value (goods + transport + insurance) is what duty is charged on. Both are converted to
+   EUR at the month's customs rate.
+2. Duty, at or below EUR 150: relief (Reg. 1186/2009 Art 23) except for alcohol, tobacco,
+   perfumes and toilet waters, which pay the tariff; from 1 July 2026 an IOSS consignment
+   pays EUR 3 per distinct 6-digit subheading instead (Reg. 2026/382). Above EUR 150: tariff
+   rate x customs value, line by line; a code missing from the tariff table is held.
+3. VAT: with a valid IOSS number at or below EUR 150, VAT was charged at checkout and the
+   import is exempt; otherwise import VAT at the destination's standard rate on customs
+   value + duty, collected from the buyer with the carrier's collection fee.
+4. Declaration: H7 for low-value consignments without excise goods, prohibitions or
+   restrictions, or duty-paying relief exclusions; H1 otherwise.
+
+The declaration is lodged at Liège, so its date is the order date in Brussels time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from services.customs.domain import sources
+from services.customs.domain.model import Charges, Consignment, DeclarationType, Item, RateAuthority
+from services.customs.domain.rules.conversion import Converter, converter_for
+from services.customs.domain.rules.findings import Findings
+from services.customs.domain.rules.lane_result import LaneResult
+from services.customs.domain.rules.valuation import apportion
+from services.customs.domain.tables import eu_tariff
+from services.customs.domain.tables.exchange_rates import ExchangeRates
+from services.customs.domain.tables.low_value import (
+    FLAT_DUTY_PER_SUBHEADING,
+    THRESHOLD_EUR,
+    excise_category,
+    relief_applies_on,
+    relief_exclusion,
+)
+from services.customs.domain.tables.vat_rates import standard_rate
+from shared.money import Money, round_money
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+IOSS_NUMBER = re.compile(r"^IM\d{10}$")
+# Additional procedure code C07 (relief for negligible value) is dropped from e-commerce
+# declarations when the flat duty starts; F48 (IOSS) and F49 (special arrangements) stay.
+C07_LAST_DAY = date(2026, 6, 30)
+
+
+@dataclass(frozen=True, slots=True)
+class _Values:
+    intrinsic: Money
+    transport_and_insurance: Money
+    line_customs_values: list[Decimal]  # EUR, unrounded, transport and insurance apportioned
+
+    @property
+    def customs_value(self) -> Money:
+        return self.intrinsic + self.transport_and_insurance
+
+    @property
+    def low_value(self) -> bool:
+        return self.intrinsic.amount <= THRESHOLD_EUR
+
+
+def declaration_day(consignment: Consignment) -> date:
+    return consignment.ordered_at.astimezone(BRUSSELS).date()
+
+
+def _values(consignment: Consignment, converter: Converter, findings: Findings) -> _Values:
+    line_values = [item.line_value for item in consignment.items]
+    shares = apportion(consignment.transport_and_insurance, line_values)
+    values = _Values(
+        intrinsic=converter.home_money(consignment.goods_total),
+        transport_and_insurance=converter.home_money(consignment.transport_and_insurance),
+        line_customs_values=[
+            converter.to_home(value + share)
+            for value, share in zip(line_values, shares, strict=True)
+        ],
+    )
+    comparison = "≤" if values.low_value else ">"
+    findings.fire(
+        "EU-VALUE-INTRINSIC",
+        f"intrinsic value {values.intrinsic} (goods only) {comparison} EUR {THRESHOLD_EUR}",
+        sources.INTRINSIC_VALUE,
+    )
+    findings.fire(
+        "EU-VALUE-CUSTOMS",
+        f"customs value {values.customs_value} = goods {values.intrinsic} "
+        f"+ transport and insurance {values.transport_and_insurance}",
+        sources.UCC_CUSTOMS_VALUE,
+    )
+    return values
+
+
+def _uses_ioss(
+    consignment: Consignment, low_value: bool, has_excise: bool, findings: Findings
+) -> bool:
+    number = consignment.seller.ioss_number
+    if number is None:
+        return False
+    if not IOSS_NUMBER.match(number):
+        findings.hold(
+            "EU-IOSS-MALFORMED",
+            f"IOSS number {number!r} is not IM + 10 digits: VAT may already have been charged at "
+            "checkout, so import VAT is not charged until the seller confirms",
+            sources.IOSS,
+        )
+        return False
+    if not low_value:
+        findings.fire(
+            "EU-IOSS-ABOVE-150",
+            f"IOSS {number} does not cover consignments above EUR 150",
+            sources.IOSS,
+        )
+        return False
+    if has_excise:
+        findings.fire("EU-IOSS-EXCISE", f"IOSS {number} does not cover excise goods", sources.IOSS)
+        return False
+    findings.fire(
+        "EU-IOSS", f"IOSS {number}: VAT charged at checkout, import VAT exempt", sources.IOSS
+    )
+    return True
+
+
+def _tariff_duty(lines: list[tuple[Item, Decimal]], day: date, findings: Findings) -> Money | None:
+    """Sum of rate x customs value over `lines`, rounded once; None if any line cannot be rated."""
+    if not lines:
+        return Money.zero("EUR").rounded()
+    if not eu_tariff.VALID_FROM <= day <= eu_tariff.VALID_TO:
+        findings.hold(
+            "EU-TARIFF-OUT-OF-DATE",
+            f"the tariff table applies {eu_tariff.VALID_FROM} to {eu_tariff.VALID_TO}, "
+            f"not on {day}: held for a duty assessment",
+            sources.COMBINED_NOMENCLATURE_2026,
+        )
+        return None
+    duty, complete = Decimal(0), True
+    for item, customs_value in lines:
+        line = eu_tariff.tariff_line(item.hs_code)
+        if line is None:
+            findings.hold(
+                "EU-TARIFF-UNKNOWN",
+                f"{item.sku}: tariff code {item.hs_code} is not in the tariff table: "
+                "held for classification",
+                sources.COMBINED_NOMENCLATURE_2026,
+            )
+            complete = False
+        elif line.fraction is None or line.additional_component is not None:
+            findings.hold(
+                "EU-TARIFF-COMPOSITE",
+                f"{item.sku}: {line.code} {line.description} carries {line.additional_component}: "
+                "held for a full duty assessment",
+                sources.COMBINED_NOMENCLATURE_2026,
+            )
+            complete = False
+        else:
+            duty += line.fraction * customs_value
+            findings.fire(
+                "EU-TARIFF",
+                f"{item.sku}: {line.code} {line.description}: {line.percent} % of customs value "
+                f"{round_money(customs_value, 'EUR')} EUR",
+                sources.COMBINED_NOMENCLATURE_2026,
+            )
+    return Money(round_money(duty, "EUR"), "EUR") if complete else None
+
+
+def _duty(
+    consignment: Consignment, values: _Values, flat_duty: bool, day: date, findings: Findings
+) -> tuple[Money | None, bool]:
+    """The duty, and whether some goods paid tariff duty inside a low-value consignment."""
+    lines = [
+        (item, customs_value)
+        for item, customs_value in zip(consignment.items, values.line_customs_values, strict=True)
+        if excise_category(item.hs_code) is None
+    ]
+    if flat_duty:
+        subheadings = sorted({item.subheading for item in consignment.items})
+        duty = FLAT_DUTY_PER_SUBHEADING.amount_eur * len(subheadings)
+        findings.fire(
+            "EU-DUTY-FLAT",
+            f"EUR {FLAT_DUTY_PER_SUBHEADING.amount_eur} x {len(subheadings)} distinct tariff "
+            f"subheading(s) ({', '.join(subheadings)}) = EUR {duty}",
+            sources.FLAT_LOW_VALUE_DUTY,
+        )
+        return Money(duty, "EUR").rounded(), False
+    if not (values.low_value and relief_applies_on(day)):
+        if values.low_value:
+            findings.fire(
+                "EU-DUTY-RELIEF-ENDED",
+                f"the EUR 150 relief no longer applies on {day}",
+                sources.FLAT_LOW_VALUE_DUTY,
+            )
+        else:
+            findings.fire(
+                "EU-DUTY-TARIFF",
+                "above EUR 150: duty = tariff rate x customs value, per line",
+                sources.LOW_VALUE_RELIEF,
+            )
+        return _tariff_duty(lines, day, findings), False
+    if FLAT_DUTY_PER_SUBHEADING.applies_on(day):
+        findings.fire(
+            "EU-DUTY-FLAT-NOT-IOSS",
+            "the EUR 3 flat duty covers IOSS consignments only; this one keeps the EUR 150 relief",
+            sources.FLAT_LOW_VALUE_DUTY,
+        )
+    excluded = [
+        (item, value) for item, value in lines if relief_exclusion(item.hs_code) is not None
+    ]
+    relieved = [item.sku for item, _ in lines if relief_exclusion(item.hs_code) is None]
+    if relieved:
+        findings.fire(
+            "EU-DUTY-RELIEF",
+            f"no duty on {', '.join(relieved)}: "
+            f"consignment intrinsic value {values.intrinsic} ≤ EUR {THRESHOLD_EUR}",
+            sources.LOW_VALUE_RELIEF,
+        )
+    for item, _ in excluded:
+        findings.fire(
+            "EU-DUTY-RELIEF-EXCLUDED",
+            f"{item.sku}: {relief_exclusion(item.hs_code)} are excluded from the relief: "
+            "duty per tariff",
+            sources.LOW_VALUE_RELIEF,
+        )
+    return _tariff_duty(excluded, day, findings), bool(excluded)
+
+
+def _vat(
+    consignment: Consignment,
+    values: _Values,
+    duty: Money | None,
+    uses_ioss: bool,
+    has_excise: bool,
+    day: date,
+    findings: Findings,
+) -> Money | None:
+    destination = consignment.buyer.country
+    if uses_ioss:
+        return Money.zero("EUR").rounded()
+    rate = standard_rate(destination, day)
+    if rate is None:
+        findings.hold(
+            "EU-VAT-RATE-MISSING",
+            f"no standard VAT rate of {destination} on {day}",
+            sources.IMPORT_VAT_STANDARD,
+        )
+        return None
+    if duty is None:
+        return None
+    base = values.customs_value + duty
+    vat = Money(round_money(base.amount * rate.fraction, "EUR"), "EUR")
+    findings.fire(
+        "EU-VAT-IMPORT",
+        f"import VAT {rate.percent} % ({destination}; {rate.source}) "
+        f"on customs value {values.customs_value} + duty {duty} = {base}: {vat}",
+        sources.IMPORT_VAT_BASE,
+    )
+    if values.low_value and not has_excise:
+        findings.fire(
+            "EU-VAT-SPECIAL-ARRANGEMENTS",
+            "no IOSS: the carrier collects import VAT from the buyer at the standard rate",
+            sources.SPECIAL_ARRANGEMENTS,
+        )
+    else:
+        findings.fire(
+            "EU-VAT-STANDARD",
+            "import VAT collected from the buyer on delivery",
+            sources.IMPORT_VAT_STANDARD,
+        )
+    return vat
+
+
+def _declaration_type(
+    values: _Values,
+    has_excise: bool,
+    restricted: bool,
+    tariff_duty_in_low_value: bool,
+    day: date,
+    findings: Findings,
+) -> DeclarationType:
+    obstacles = [
+        reason
+        for reason, present in (
+            (f"intrinsic value above EUR {THRESHOLD_EUR}", not values.low_value),
+            ("the EUR 150 relief has ended", not relief_applies_on(day)),
+            ("excise goods", has_excise),
+            ("goods under prohibitions or restrictions", restricted),
+            ("goods excluded from the relief pay tariff duty", tariff_duty_in_low_value),
+        )
+        if present
+    ]
+    if obstacles:
+        findings.fire(
+            "EU-DECLARATION-H1",
+            f"full declaration H1: {'; '.join(obstacles)}",
+            sources.H7_DECLARATION,
+        )
+        return DeclarationType.H1
+    findings.fire(
+        "EU-DECLARATION-H7",
+        "reduced data set H7 for a low-value consignment",
+        sources.H7_DECLARATION,
+    )
+    return DeclarationType.H7
+
+
+def _declaration_data(
+    consignment: Consignment,
+    values: _Values,
+    declaration_type: DeclarationType,
+    uses_ioss: bool,
+    day: date,
+) -> dict[str, str]:
+    codes = [
+        item.subheading if declaration_type is DeclarationType.H7 else item.hs_code
+        for item in consignment.items
+    ]
+    data = {
+        "declaration type": declaration_type.value,
+        "16 03 country of destination": consignment.buyer.country,
+        "18 09 commodity codes": ", ".join(codes),
+        "14 14 intrinsic value": str(values.intrinsic),
+        "14 15 transport and insurance costs": str(values.transport_and_insurance),
+        "customs value": str(values.customs_value),
+    }
+    if uses_ioss:
+        data["13 16 additional fiscal reference"] = f"{consignment.seller.ioss_number} (FR5)"
+    if values.low_value:
+        fiscal_code = "F48" if uses_ioss else "F49"
+        data["11 10 additional procedure"] = (
+            f"C07 {fiscal_code}" if day <= C07_LAST_DAY else fiscal_code
+        )
+    return data
+
+
+def assess_eu_import(
+    consignment: Consignment,
+    findings: Findings,
+    *,
+    fx: ExchangeRates,
+    collection_fee: Money,
+    restricted_goods: bool,
+) -> LaneResult:
+    day = declaration_day(consignment)
+    converter = converter_for(RateAuthority.EU, consignment.currency, day, fx, findings)
+    if converter is None:
+        return LaneResult()
+    values = _values(consignment, converter, findings)
+
+    excise = [
+        (item, excise_category(item.hs_code))
+        for item in consignment.items
+        if excise_category(item.hs_code)
+    ]
+    for item, category in excise:
+        findings.hold(
+            "EU-EXCISE",
+            f"{item.sku}: {category} is an excise good: excise duty is assessed by "
+            f"{consignment.buyer.country}: held for a full declaration (H1)",
+            sources.EXCISE_GOODS,
+        )
+    has_excise = bool(excise)
+    uses_ioss = _uses_ioss(consignment, values.low_value, has_excise, findings)
+    flat_duty = uses_ioss and relief_applies_on(day) and FLAT_DUTY_PER_SUBHEADING.applies_on(day)
+
+    duty, tariff_duty_in_low_value = _duty(consignment, values, flat_duty, day, findings)
+    vat = _vat(consignment, values, duty, uses_ioss, has_excise, day, findings)
+    declaration_type = _declaration_type(
+        values, has_excise, restricted_goods, tariff_duty_in_low_value, day, findings
+    )
+
+    charges = None
+    if duty is not None and vat is not None:
+        fee = (Money.zero("EUR") if uses_ioss else collection_fee).rounded()
+        if fee.amount:
+            findings.fire(
+                "EU-FEE-COLLECTION", f"carrier collection fee {fee}", sources.SPECIAL_ARRANGEMENTS
+            )
+        charges = Charges(duty=duty, vat=vat, other_taxes=Money.zero("EUR").rounded(), fees=fee)
+    return LaneResult(
+        declaration_type=declaration_type,
+        charges=charges,
+        collected_at_checkout=uses_ioss,
+        declaration_data=_declaration_data(consignment, values, declaration_type, uses_ioss, day),
+        converter=converter,
+    )

@@ -1,0 +1,49 @@
+"""Which customs lane an order takes through the hub, decided by where seller and buyer are.
+
+- EU import: a seller outside the EU selling to a consumer in an EU member state; the
+  goods are released for free circulation in the EU.
+- China CBEC export: a seller in the EU selling to a consumer in mainland China; the
+  parcel enters China as cross-border e-commerce direct purchase (supervision mode 9610).
+Anything else (intra-EU sales, third country to third country, Hong Kong or Macao) is not
+a flow the hub clears.
+"""
+
+from __future__ import annotations
+
+from services.customs.domain import sources
+from services.customs.domain.model import Consignment, Lane
+from services.customs.domain.rules.findings import Findings
+from services.customs.domain.tables.vat_rates import EU_MEMBER_STATES
+
+MAINLAND_CHINA = "CN"
+
+
+def determine_lane(consignment: Consignment, findings: Findings) -> Lane:
+    seller, buyer = consignment.seller.country, consignment.buyer.country
+    seller_in_eu, buyer_in_eu = seller in EU_MEMBER_STATES, buyer in EU_MEMBER_STATES
+    if not seller_in_eu and buyer_in_eu:
+        findings.fire(
+            "LANE-EU-IMPORT",
+            f"seller in {seller} (outside the EU), buyer in {buyer}: EU import",
+            sources.HUB_LANES,
+        )
+        return Lane.EU_IMPORT
+    if seller_in_eu and buyer == MAINLAND_CHINA:
+        findings.fire(
+            "LANE-CN-CBEC",
+            f"seller in {seller} (EU), buyer in mainland China: CBEC 9610",
+            sources.HUB_LANES,
+        )
+        return Lane.CN_CBEC_9610
+    if seller_in_eu and buyer_in_eu:
+        reason = (
+            f"seller in {seller} and buyer in {buyer} are both in the EU: "
+            "an intra-EU sale is not an import"
+        )
+    else:
+        reason = (
+            f"seller in {seller} to buyer in {buyer} is not a lane of the hub "
+            "(EU import from a non-EU seller, or EU seller to a buyer in mainland China)"
+        )
+    findings.reject("LANE-UNSUPPORTED", reason, sources.HUB_LANES)
+    return Lane.UNSUPPORTED

@@ -1,0 +1,304 @@
+"""The payments service layer: each use case is one gateway call and one recorded outcome.
+
+Handlers (events) and routes (operators) call these; they load the payment locked, ask the
+gateway with the idempotency key the payment derives for the operation, record the answer
+on the `Payment` aggregate, save it and emit the event, all in the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from services.payments.domain.amounts import (
+    Capture,
+    amount_to_authorize,
+    capture_decision,
+)
+from services.payments.domain.errors import ExchangeRateUnavailable
+from services.payments.domain.fx import ExchangeRateTable, parse_rates_csv
+from services.payments.domain.gateway import GatewayOutcome, GatewayRequest, GatewayResponse
+from services.payments.domain.payment import GatewayOperation, Payment, PaymentStatus
+from services.payments.domain.retry import RetryPolicy
+from services.payments.gateway_client import GatewayClient
+from services.payments.repository import PaymentRepository
+from services.payments.sandbox_store import StoredSandbox
+from services.payments.settings import PaymentsSettings
+from services.payments.tables import CancelledOrder
+from shared.events import (
+    DutiesAndTaxes,
+    ExchangeRateUsed,
+    MoneyAmount,
+    OrderDetails,
+    PaymentAuthorizationExpired,
+    PaymentAuthorized,
+    PaymentCaptured,
+    PaymentCaptureFailed,
+    PaymentDeclined,
+    PaymentRefunded,
+    PaymentVoided,
+)
+from shared.messaging.unit_of_work import UnitOfWork
+from shared.money import Money
+
+log = logging.getLogger(__name__)
+
+# Payment ids derive from the order id, so a redelivered OrderPlaced after a crash sends
+# the gateway the very same idempotency key instead of authorizing the card twice.
+PAYMENT_ID_NAMESPACE = uuid.UUID("6f1d3c8e-2b0a-4d8e-9a57-5f0c2f7e1b11")
+
+
+def payment_id_for(order_id: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(PAYMENT_ID_NAMESPACE, str(order_id))
+
+
+def as_amount(money: Money) -> MoneyAmount:
+    return MoneyAmount(amount=money.amount, currency=money.currency)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PaymentDeclinedByGateway(Exception):
+    """The processor refused an operator's request; the message is its reason."""
+
+
+class Payments:
+    def __init__(self, settings: PaymentsSettings) -> None:
+        self._settings = settings
+        self._policy = RetryPolicy(
+            max_attempts=settings.gateway_max_attempts,
+            base_delay=timedelta(seconds=settings.gateway_base_delay_seconds),
+        )
+        self._jitter = random.Random()
+        self._rates = ExchangeRateTable(
+            parse_rates_csv(settings.exchange_rates_file.read_text()),
+            max_age=timedelta(days=settings.fx_max_rate_age_days),
+        )
+
+    async def _ask(
+        self,
+        uow: UnitOfWork,
+        payments: PaymentRepository,
+        payment: Payment,
+        operation: GatewayOperation,
+        amount: Money,
+        token: str | None = None,
+    ) -> GatewayResponse:
+        gateway = GatewayClient(StoredSandbox(uow.session).submit, self._policy, self._jitter)
+        acts_on_authorization = operation is not GatewayOperation.AUTHORIZE
+        return await gateway.submit(
+            GatewayRequest(
+                operation,
+                payment.next_idempotency_key(operation),
+                token or payments.token_of(payment),
+                amount,
+                authorization_reference=(
+                    payments.authorization_reference_of(payment) if acts_on_authorization else None
+                ),
+            )
+        )
+
+    # ---- placement -------------------------------------------------------------------
+
+    async def authorize(self, uow: UnitOfWork, order_id: uuid.UUID, order: OrderDetails) -> None:
+        payments = PaymentRepository(uow.session)
+        if await payments.for_order(order_id) is not None:
+            return
+        if await uow.session.get(CancelledOrder, order_id) is not None:
+            log.info(
+                "order cancelled before placement reached payments",
+                extra={"order_id": str(order_id)},
+            )
+            return
+        currency = order.currency
+        payment = Payment.open(payment_id_for(order_id), order_id, currency)
+        payments.add(payment, order.payment.token)
+        amount = amount_to_authorize(
+            goods=Money(order.goods_total, currency),
+            shipping=Money(order.shipping_cost, currency),
+            insurance=Money(order.insurance_cost, currency),
+        )
+        response = await self._ask(
+            uow, payments, payment, GatewayOperation.AUTHORIZE, amount, token=order.payment.token
+        )
+        if response.outcome is GatewayOutcome.APPROVED:
+            payment.record_authorization(amount, now(), self._settings.authorization_window)
+            payments.save(payment, response.gateway_reference)
+            in_eur, rate = self._in_eur(amount)
+            payments.record_eur_amount(payment, in_eur, rate)
+            await uow.emit(
+                PaymentAuthorized(
+                    order_id=order_id,
+                    payment_id=payment.payment_id,
+                    amount=as_amount(amount),
+                    amount_in_eur=as_amount(in_eur) if in_eur else None,
+                    exchange_rate=rate,
+                )
+            )
+            return
+        reason = response.reason or "declined"
+        if response.is_transient:
+            payment.record_failure(f"processor unavailable: {reason}", now())
+        else:
+            payment.record_decline(reason, now())
+        payments.save(payment)
+        await uow.emit(
+            PaymentDeclined(order_id=order_id, payment_id=payment.payment_id, reason=reason)
+        )
+
+    def _in_eur(self, amount: Money) -> tuple[Money | None, ExchangeRateUsed | None]:
+        if amount.currency == "EUR":
+            return amount, None
+        try:
+            conversion = self._rates.convert(amount, "EUR", now().date())
+        except ExchangeRateUnavailable as missing:
+            log.warning(
+                "no exchange rate to report the amount in EUR", extra={"error": str(missing)}
+            )
+            return None, None
+        rate = conversion.rate
+        return conversion.converted, ExchangeRateUsed(
+            pair=str(rate.pair), rate=rate.rate, rate_date=rate.date, source=rate.source
+        )
+
+    # ---- after customs -----------------------------------------------------------------
+
+    async def capture(self, uow: UnitOfWork, order_id: uuid.UUID, charges: DutiesAndTaxes) -> None:
+        """Capture goods, transport and the duties the buyer owes at checkout.
+
+        Duties and taxes marked `collected_at_checkout` (an IOSS consignment's duty) are
+        charged to the card: the hold is first raised by an incremental authorization. Those
+        collected on delivery (import VAT under the special arrangements) are the carrier's.
+        """
+        payments = PaymentRepository(uow.session)
+        payment = await payments.for_order(order_id)
+        if payment is None or payment.status is not PaymentStatus.AUTHORIZED:
+            log.info("nothing to capture", extra={"order_id": str(order_id)})
+            return
+        final = payment.authorized_amount
+        if charges.collected_at_checkout and charges.total.amount > 0:
+            final = final + Money(charges.total.amount, charges.total.currency)
+        decision = capture_decision(payment.authorized_amount, final)
+        if not isinstance(decision, Capture):
+            response = await self._ask(
+                uow, payments, payment, GatewayOperation.INCREMENT_AUTHORIZATION, decision.shortfall
+            )
+            if response.outcome is not GatewayOutcome.APPROVED:
+                await self._fail_capture(
+                    uow, payments, payment, f"duties not authorized: {response.reason}"
+                )
+                return
+            payment.record_incremental_authorization(decision.shortfall, now())
+            payments.save(payment, response.gateway_reference)
+        amount = final.rounded()
+        response = await self._ask(uow, payments, payment, GatewayOperation.CAPTURE, amount)
+        if response.outcome is not GatewayOutcome.APPROVED:
+            await self._fail_capture(uow, payments, payment, response.reason or "capture declined")
+            return
+        payment.capture(amount, now())
+        payments.save(payment, response.gateway_reference)
+        await uow.emit(
+            PaymentCaptured(
+                order_id=order_id, payment_id=payment.payment_id, amount=as_amount(amount)
+            )
+        )
+
+    async def _fail_capture(
+        self, uow: UnitOfWork, payments: PaymentRepository, payment: Payment, reason: str
+    ) -> None:
+        """The order will not ship unpaid: announce the failure and release the hold."""
+        await uow.emit(
+            PaymentCaptureFailed(
+                order_id=payment.order_id, payment_id=payment.payment_id, reason=reason
+            )
+        )
+        await self.release_hold(uow, payments, payment, f"capture failed: {reason}")
+
+    # ---- compensation ------------------------------------------------------------------
+
+    async def release_hold(
+        self, uow: UnitOfWork, payments: PaymentRepository, payment: Payment, reason: str
+    ) -> None:
+        response = await self._ask(
+            uow, payments, payment, GatewayOperation.VOID, payment.authorized_amount
+        )
+        if response.outcome is not GatewayOutcome.APPROVED:
+            raise RuntimeError(f"void of payment {payment.payment_id} failed: {response.reason}")
+        payment.void(reason[:500], now())
+        payments.save(payment, response.gateway_reference)
+        await uow.emit(
+            PaymentVoided(order_id=payment.order_id, payment_id=payment.payment_id, reason=reason)
+        )
+
+    async def void_for(self, uow: UnitOfWork, order_id: uuid.UUID, reason: str) -> None:
+        payments = PaymentRepository(uow.session)
+        payment = await payments.for_order(order_id)
+        if payment is not None and payment.status is PaymentStatus.AUTHORIZED:
+            await self.release_hold(uow, payments, payment, reason)
+
+    async def return_money(self, uow: UnitOfWork, order_id: uuid.UUID, reason: str) -> None:
+        """The order will not be delivered: void what is held, refund what was taken."""
+        payments = PaymentRepository(uow.session)
+        payment = await payments.for_order(order_id)
+        if payment is None:
+            await uow.session.merge(CancelledOrder(order_id=order_id))
+            return
+        if payment.status is PaymentStatus.AUTHORIZED:
+            await self.release_hold(uow, payments, payment, reason)
+        elif payment.refundable_amount.amount > 0:
+            await self._refund(uow, payments, payment, payment.refundable_amount, reason)
+
+    async def refund(
+        self, uow: UnitOfWork, payment_id: uuid.UUID, amount: Decimal, reason: str
+    ) -> Payment | None:
+        """An operator's refund; the payment row lock serialises concurrent requests."""
+        payments = PaymentRepository(uow.session)
+        payment = await payments.get(payment_id)
+        if payment is None:
+            return None
+        await self._refund(uow, payments, payment, Money(amount, payment.currency), reason)
+        return payment
+
+    async def _refund(
+        self,
+        uow: UnitOfWork,
+        payments: PaymentRepository,
+        payment: Payment,
+        amount: Money,
+        reason: str,
+    ) -> None:
+        # The domain refuses an amount above what remains before the gateway is asked.
+        payment.check_refundable(amount)
+        response = await self._ask(uow, payments, payment, GatewayOperation.REFUND, amount)
+        if response.outcome is not GatewayOutcome.APPROVED:
+            raise PaymentDeclinedByGateway(response.reason or "refund declined")
+        refunded = payment.refund(amount, now(), reason[:500])
+        payments.save(payment, response.gateway_reference)
+        await uow.emit(
+            PaymentRefunded(
+                order_id=payment.order_id,
+                payment_id=payment.payment_id,
+                amount=as_amount(refunded),
+                reason=reason,
+            )
+        )
+
+    # ---- expiry ------------------------------------------------------------------------
+
+    async def expire(self, uow: UnitOfWork, payment_id: uuid.UUID) -> None:
+        payments = PaymentRepository(uow.session)
+        payment = await payments.get(payment_id)
+        if payment is None or not payment.is_expired(now()):
+            return
+        expired_at = payment.expires_at or now()
+        await self.release_hold(uow, payments, payment, "authorization expired uncaptured")
+        await uow.emit(
+            PaymentAuthorizationExpired(
+                order_id=payment.order_id, payment_id=payment.payment_id, expired_at=expired_at
+            )
+        )
