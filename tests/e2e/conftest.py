@@ -14,6 +14,7 @@ from tests.infrastructure import admin_url, devstack, start_infrastructure
 
 TEST_PORTS = {"orders": 18001, "payments": 18002, "customs": 18003, "fulfillment": 18004}
 OPERATOR_KEY = "e2e-operator-key"
+AUTHORIZATION_WINDOW_SECONDS = 8
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +22,15 @@ def stack() -> Iterator[devstack.Stack]:
     stack = start_infrastructure("_test")
     stack.ports = TEST_PORTS
     stack.name_suffix = "-test"
-    stack.extra_env = {"OPERATOR_API_KEY": OPERATOR_KEY, "HUB_CLOCK_FACTOR": "0"}
+    stack.extra_env = {
+        "OPERATOR_API_KEY": OPERATOR_KEY,
+        # Shipments move only when a test scans them.
+        "HUB_CLOCK_FACTOR": "0",
+        # Short enough for the expiry test to watch an authorization lapse, long enough for
+        # every other test's order to be captured well within it.
+        "AUTHORIZATION_WINDOW": f"PT{AUTHORIZATION_WINDOW_SECONDS}S",
+        "EXPIRY_CHECK_INTERVAL_SECONDS": "0.5",
+    }
     devstack.stop_services(stack.name_suffix)
     devstack.start_services(stack)
     yield stack
@@ -73,6 +82,10 @@ class ServiceDatabases:
     async def scalar(self, service: str, sql: str, **params) -> object:
         async with self._engines[service].connect() as connection:
             return await connection.scalar(sa.text(sql), params)
+
+    async def execute(self, service: str, sql: str, **params) -> None:
+        async with self._engines[service].begin() as connection:
+            await connection.execute(sa.text(sql), params)
 
     async def close(self) -> None:
         for engine in self._engines.values():

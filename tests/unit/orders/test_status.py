@@ -6,7 +6,14 @@ import itertools
 
 import pytest
 
-from services.orders.domain import FINAL_STATUSES, OrderStatus, status_after
+from services.orders.domain import (
+    DEPARTED_STATUSES,
+    FINAL_STATUSES,
+    CancellationRefused,
+    OrderStatus,
+    check_cancellable,
+    status_after,
+)
 
 HAPPY_PATH = ["PaymentAuthorized", "CustomsCleared", "PaymentCaptured", "ShipmentDispatched"]
 
@@ -46,3 +53,47 @@ def test_happy_path_ends_shipped_in_any_arrival_order(arrival):
     for event in arrival:
         status = status_after(status, event)
     assert status == OrderStatus.SHIPPED
+
+
+@pytest.mark.parametrize(
+    ("tracking", "expected"),
+    [
+        ("CONSOLIDATED", OrderStatus.SHIPPED),
+        ("DEPARTED", OrderStatus.IN_TRANSIT),
+        ("OUT_FOR_DELIVERY", OrderStatus.IN_TRANSIT),
+        ("DELIVERED", OrderStatus.DELIVERED),
+    ],
+)
+def test_tracking_moves_a_shipped_order_on(tracking, expected):
+    assert status_after(OrderStatus.SHIPPED, "ShipmentTracked", tracking) == expected
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ("FulfilmentCancelled", OrderStatus.CANCELLED),
+        ("ShipmentException", OrderStatus.SHIPMENT_FAILED),
+        ("PaymentAuthorizationExpired", OrderStatus.PAYMENT_EXPIRED),
+    ],
+)
+def test_saga_endings(event, expected):
+    assert status_after(OrderStatus.SHIPPED, event) == expected
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        OrderStatus.PENDING,
+        OrderStatus.CUSTOMS_HELD,
+        OrderStatus.CUSTOMS_CLEARED,
+        OrderStatus.SHIPPED,
+    ],
+)
+def test_an_order_can_be_cancelled_until_its_goods_depart(status):
+    check_cancellable(status)
+
+
+@pytest.mark.parametrize("status", sorted(DEPARTED_STATUSES | FINAL_STATUSES))
+def test_departed_or_final_orders_cannot_be_cancelled(status):
+    with pytest.raises(CancellationRefused):
+        check_cancellable(status)
