@@ -19,6 +19,9 @@ status:
 test: bootstrap
 	@$(PYTHON) -m pytest
 
+bench: bootstrap
+	@$(PYTHON) scripts/bench.py
+
 test-unit: bootstrap
 	@$(PYTHON) -m pytest tests/unit
 

@@ -35,7 +35,10 @@ class ServiceSettings(BaseSettings):
         description="Prepended to every topic name, to run isolated stacks on one broker",
     )
     migrate_on_start: bool = True
-    db_pool_size: int = 10
+    db_pool_size: int = Field(
+        default=20, description="Kept open: opening a connection costs more than a handler"
+    )
+    db_max_overflow: int = 10
     outbox_poll_interval_seconds: float = 0.5
     outbox_batch_size: int = 200
     consumer_max_attempts: int = Field(

@@ -86,10 +86,18 @@ class EventConsumer:
     async def run(self) -> None:
         while True:
             batches = await self._consumer.getmany(timeout_ms=1000, max_records=100)
-            for partition, records in batches.items():
-                for record in records:
-                    await self.process(record)
-                await self._consumer.commit({partition: records[-1].offset + 1})
+            if not batches:
+                continue
+            # Partitions are independent (an order's events share one), so they are handled
+            # concurrently; within a partition, strictly in order.
+            await asyncio.gather(*(self._process_in_order(records) for records in batches.values()))
+            await self._consumer.commit(
+                {partition: records[-1].offset + 1 for partition, records in batches.items()}
+            )
+
+    async def _process_in_order(self, records: list[ConsumerRecord]) -> None:
+        for record in records:
+            await self.process(record)
 
     async def process(self, record: ConsumerRecord) -> ConsumerOutcome:
         carrier = carrier_from_kafka_headers(record.headers)
