@@ -394,6 +394,8 @@ class Stack:
                 "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
                 "KAFKA_TOPIC_PREFIX": self.topic_prefix,
                 "OPERATOR_API_KEY": os.environ.get("OPERATOR_API_KEY", DEV_OPERATOR_KEY),
+                # Local partners' test receivers listen on plain http.
+                "WEBHOOK_ALLOW_HTTP": "true",
             }
         )
         env.update(self.extra_env)

@@ -9,17 +9,27 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
 from services.orders.domain import CancellationRefused, OrderStatus, check_cancellable
 from services.orders.partners import partner_for_key
-from services.orders.schemas import CancelRequest, OrderPage, OrderResponse, TimelineItem, Totals
+from services.orders.schemas import (
+    CancelRequest,
+    OrderPage,
+    OrderResponse,
+    TimelineItem,
+    Totals,
+    WebhookRequest,
+    WebhookResponse,
+)
+from services.orders.settings import OrdersSettings
 from services.orders.tables import IdempotencyKey, Order, Partner, TimelineRecord
+from services.orders.webhooks import announce, new_secret
 from shared.events import OrderCancellationRequested, OrderDetails, OrderPlaced
 from shared.problems import PROBLEM_RESPONSES, ProblemError
-from shared.service import UnitOfWorkDep
+from shared.service import UnitOfWorkDep, runtime_of
 
 router = APIRouter(prefix="/v1", tags=["orders"], responses=PROBLEM_RESPONSES)
 
@@ -161,8 +171,9 @@ async def place_order(
             ],
         )
     )
-    await uow.commit()
     order = await uow.session.get(Order, order_id)
+    await announce(uow, order, "OrderPlaced", {"partner_reference": body.partner_reference})
+    await uow.commit()
     response.headers["Location"] = f"/v1/orders/{order.id}"
     return _order_response(order)
 
@@ -208,6 +219,7 @@ async def cancel_order(
         order.cancellation_reason = body.reason
         order.updated_at = now
         await uow.emit(OrderCancellationRequested(order_id=order.id, reason=body.reason))
+        await announce(uow, order, "CancellationRequested", {"reason": body.reason})
         await uow.commit()
     return _order_response(order)
 
@@ -251,3 +263,33 @@ async def list_orders(
     page = orders[:limit]
     next_cursor = _encode_cursor(page[-1]) if len(orders) > limit else None
     return OrderPage(items=[_order_response(order) for order in page], next_cursor=next_cursor)
+
+
+@router.put(
+    "/webhook",
+    response_model=WebhookResponse,
+    tags=["webhooks"],
+    summary="Receive a signed notification at this URL for every step of your orders",
+)
+async def set_webhook(
+    body: WebhookRequest, partner: PartnerDep, uow: UnitOfWorkDep, request: Request
+) -> WebhookResponse:
+    settings: OrdersSettings = runtime_of(request).settings
+    if body.url.scheme != "https" and not settings.webhook_allow_http:
+        raise ProblemError(
+            422,
+            "webhook-url-not-https",
+            "Webhook URLs must use https",
+            errors=[{"pointer": "/url", "detail": "must use https"}],
+        )
+    partner.webhook_url = str(body.url)
+    partner.webhook_secret = new_secret()
+    await uow.commit()
+    return WebhookResponse(url=partner.webhook_url, secret=partner.webhook_secret)
+
+
+@router.get("/webhook", response_model=WebhookResponse, tags=["webhooks"], summary="Your webhook")
+async def get_webhook(partner: PartnerDep) -> WebhookResponse:
+    if not partner.webhook_url:
+        raise ProblemError(404, "webhook-not-set", "No webhook is set for this partner")
+    return WebhookResponse(url=partner.webhook_url)

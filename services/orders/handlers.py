@@ -7,17 +7,16 @@ from datetime import UTC, datetime
 
 from services.orders.domain import OrderStatus, status_after
 from services.orders.tables import Order, TimelineRecord
+from services.orders.webhooks import announce
 from shared.events import (
     CustomsCleared,
     CustomsHeld,
     CustomsRejected,
     Envelope,
+    Event,
     FulfilmentCancellationRefused,
     FulfilmentCancelled,
     PaymentAuthorizationExpired,
-    ShipmentException,
-    ShipmentTracked,
-    Event,
     PaymentAuthorized,
     PaymentCaptured,
     PaymentCaptureFailed,
@@ -25,7 +24,9 @@ from shared.events import (
     PaymentRefunded,
     PaymentVoided,
     ShipmentDispatched,
+    ShipmentException,
     ShipmentReceived,
+    ShipmentTracked,
     Topics,
 )
 from shared.messaging.unit_of_work import UnitOfWork
@@ -48,6 +49,7 @@ async def record_in_timeline(event: Event, envelope: Envelope, uow: UnitOfWork) 
     if isinstance(event, FulfilmentCancellationRefused):
         order.cancellation_requested_at = None
     order.updated_at = datetime.now(UTC)
+    detail = event.model_dump(mode="json", exclude=_ORDER_FIELDS)
     uow.session.add(
         TimelineRecord(
             order_id=order.id,
@@ -55,9 +57,10 @@ async def record_in_timeline(event: Event, envelope: Envelope, uow: UnitOfWork) 
             event_type=event_name,
             source_service=envelope.source.rsplit("/", 1)[-1],
             occurred_at=envelope.time,
-            detail=event.model_dump(mode="json", exclude=_ORDER_FIELDS),
+            detail=detail,
         )
     )
+    await announce(uow, order, event_name, detail)
 
 
 HANDLERS = {

@@ -7,6 +7,7 @@ from pathlib import Path
 from services.orders.api import router
 from services.orders.handlers import HANDLERS, SUBSCRIPTIONS
 from services.orders.settings import OrdersSettings
+from services.orders.webhooks import deliver_webhooks
 from shared.service import create_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -23,4 +24,5 @@ app = create_service_app(
     routers=[router],
     subscriptions=SUBSCRIPTIONS,
     handlers=HANDLERS,
+    background_jobs=[deliver_webhooks],
 )

@@ -1,0 +1,139 @@
+"""Signed webhooks: the partner hears of every step of its orders.
+
+Deliveries follow the Standard Webhooks scheme: headers `webhook-id`, `webhook-timestamp`
+and `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body" with the secret>`.
+A delivery row is written in the same transaction as the timeline entry it announces, and
+a background job posts due rows, retrying with exponential backoff until the partner
+answers 2xx or the attempts run out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from services.orders.tables import Order, Partner, WebhookDelivery
+from shared.messaging.unit_of_work import UnitOfWork
+from shared.service import ServiceRuntime
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(seconds=2)
+SECRET_PREFIX = "whsec_"
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def retry_delay(attempts: int) -> timedelta:
+    return FIRST_RETRY * (2 ** (attempts - 1))
+
+
+async def announce(uow: UnitOfWork, order: Order, event_type: str, detail: dict[str, Any]) -> None:
+    """Queue a webhook for the order's partner, if it subscribed, in the caller's transaction."""
+    partner = await uow.session.get(Partner, order.partner_id)
+    if partner is None or not partner.webhook_url:
+        return
+    uow.session.add(
+        WebhookDelivery(
+            id=uuid.uuid4(),
+            partner_id=partner.id,
+            order_id=order.id,
+            payload={
+                "type": f"order.{event_type}",
+                "order_id": str(order.id),
+                "partner_reference": order.partner_reference,
+                "status": order.status,
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "detail": detail,
+            },
+            next_attempt_at=datetime.now(UTC),
+        )
+    )
+
+
+async def deliver_webhooks(runtime: ServiceRuntime) -> None:
+    async with httpx.AsyncClient(timeout=5, follow_redirects=False) as client:
+        while True:
+            delivered = await _deliver_due(runtime, client)
+            if not delivered:
+                await asyncio.sleep(0.5)
+
+
+async def _deliver_due(runtime: ServiceRuntime, client: httpx.AsyncClient) -> int:
+    async with runtime.units_of_work() as uow:
+        due = (
+            await uow.session.scalars(
+                select(WebhookDelivery)
+                .where(
+                    WebhookDelivery.delivered_at.is_(None),
+                    WebhookDelivery.failed_at.is_(None),
+                    WebhookDelivery.next_attempt_at <= datetime.now(UTC),
+                )
+                .order_by(WebhookDelivery.next_attempt_at)
+                .limit(20)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for delivery in due:
+            partner = await uow.session.get(Partner, delivery.partner_id)
+            await _attempt(client, delivery, partner)
+        await uow.commit()
+    return len(due)
+
+
+async def _attempt(
+    client: httpx.AsyncClient, delivery: WebhookDelivery, partner: Partner | None
+) -> None:
+    now = datetime.now(UTC)
+    delivery.attempts += 1
+    if partner is None or not partner.webhook_url or not partner.webhook_secret:
+        delivery.failed_at = now
+        return
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    timestamp = int(now.timestamp())
+    message_id = str(delivery.id)
+    try:
+        response = await client.post(
+            partner.webhook_url,
+            content=body,
+            headers={
+                "content-type": "application/json",
+                "webhook-id": message_id,
+                "webhook-timestamp": str(timestamp),
+                "webhook-signature": sign(partner.webhook_secret, message_id, timestamp, body),
+            },
+        )
+        succeeded = 200 <= response.status_code < 300
+        delivery.last_error = None if succeeded else f"HTTP {response.status_code}"
+    except httpx.HTTPError as error:
+        succeeded = False
+        delivery.last_error = f"{type(error).__name__}: {error}"[:500]
+    if succeeded:
+        delivery.delivered_at = now
+    elif delivery.attempts >= MAX_ATTEMPTS:
+        delivery.failed_at = now
+        log.warning(
+            "webhook given up", extra={"delivery_id": message_id, "error": delivery.last_error}
+        )
+    else:
+        delivery.next_attempt_at = now + retry_delay(delivery.attempts)
