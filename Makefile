@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: up down status test test-unit bench lint bootstrap
+.PHONY: up down status test test-unit bench lint bootstrap traces traces-down image
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -28,3 +28,12 @@ test-unit: bootstrap
 lint: bootstrap
 	@$(PYTHON) -m ruff check shared services scripts tests
 	@$(PYTHON) -m ruff format --check shared services scripts tests
+
+traces:
+	@scripts/traces.sh up
+
+traces-down:
+	@scripts/traces.sh down
+
+image:
+	docker build -f deploy/docker/Dockerfile -t liege-ehub:dev .

@@ -1,4 +1,6 @@
-"""Alembic, run the same way for every service: at start-up or by `python -m <service>.migrate`.
+"""Alembic, run the same way for every service: at start-up, or by
+`python -m shared.migrations <service>` (with that service's DATABASE_URL), e.g. from a
+Kubernetes Job when MIGRATE_ON_START is false.
 
 Each service keeps its own revisions under `services/<name>/migrations/`; their `env.py`
 is one call to `run_migrations`. A transaction-level advisory lock serialises replicas
@@ -112,3 +114,19 @@ def drop_messaging_tables() -> None:
     op.drop_index("ix_outbox_pending", table_name="outbox")
     op.drop_table("outbox")
     op.drop_table("inbox")
+
+
+def main() -> None:
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m shared.migrations")
+    parser.add_argument("service", choices=["orders", "payments", "customs", "fulfillment"])
+    service = parser.parse_args().service
+    migrations_dir = Path(__file__).resolve().parent.parent / "services" / service / "migrations"
+    upgrade_to_head(migrations_dir, os.environ["DATABASE_URL"])
+    print(f"{service}: database at the latest revision")
+
+
+if __name__ == "__main__":
+    main()
