@@ -42,3 +42,16 @@ def wait_for_status(
 
 def timeline_types(order: dict[str, Any]) -> list[str]:
     return [entry["event_type"] for entry in order["timeline"]]
+
+
+def wait_for_event(
+    client: httpx.Client, order_id: str, event_type: str, timeout: float = 20
+) -> dict[str, Any]:
+    """The order once `event_type` is on its timeline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        order = client.get(f"/v1/orders/{order_id}").raise_for_status().json()
+        if event_type in timeline_types(order):
+            return order
+        time.sleep(0.1)
+    raise AssertionError(f"{event_type} never reached the timeline of {order_id}")

@@ -7,7 +7,13 @@ import time
 
 import pytest
 
-from tests.e2e.orders import order_body, place, timeline_types, wait_for_status
+from tests.e2e.orders import (
+    order_body,
+    place,
+    timeline_types,
+    wait_for_event,
+    wait_for_status,
+)
 from tests.infrastructure import devstack
 
 pytestmark = pytest.mark.e2e
@@ -90,7 +96,7 @@ async def test_customs_rejection_voids_the_authorization_and_ships_nothing(partn
 
     reasons = next(e for e in order["timeline"] if e["event_type"] == "CustomsRejected")
     assert reasons["detail"]["reasons"]
-    voided = wait_for_timeline(partner, order_id, "PaymentVoided")
+    voided = wait_for_event(partner, order_id, "PaymentVoided")
     assert voided["status"] == "CUSTOMS_REJECTED"
     assert await databases.scalar("payments", OPERATIONS, order_id=order_id, kind="VOID") == 1
     assert await databases.scalar("payments", OPERATIONS, order_id=order_id, kind="CAPTURE") == 0
@@ -100,16 +106,6 @@ async def test_customs_rejection_voids_the_authorization_and_ships_nothing(partn
         )
         == 0
     )
-
-
-def wait_for_timeline(partner, order_id: str, event_type: str, timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        order = partner.get(f"/v1/orders/{order_id}").json()
-        if event_type in timeline_types(order):
-            return order
-        time.sleep(0.1)
-    raise AssertionError(f"{event_type} never reached the timeline of {order_id}")
 
 
 def test_one_order_is_one_trace_across_the_four_services(partner, stack):

@@ -10,7 +10,13 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import AUTHORIZATION_WINDOW_SECONDS, OPERATOR_KEY
-from tests.e2e.orders import order_body, place, timeline_types, wait_for_status
+from tests.e2e.orders import (
+    order_body,
+    place,
+    timeline_types,
+    wait_for_event,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -43,16 +49,6 @@ def payment_of(operator, order_id: str) -> dict:
     with operator("payments") as payments:
         [payment] = payments.get("/v1/payments", params={"order_id": order_id}).json()
     return payment
-
-
-def wait_for_event(partner, order_id: str, event_type: str, timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        order = partner.get(f"/v1/orders/{order_id}").json()
-        if event_type in timeline_types(order):
-            return order
-        time.sleep(0.1)
-    raise AssertionError(f"{event_type} never reached the timeline of {order_id}")
 
 
 # ---- customs officers -----------------------------------------------------------------
