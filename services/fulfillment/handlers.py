@@ -1,62 +1,43 @@
-"""Fulfilment in the saga: a parcel is received at Liège once cleared, and leaves once paid.
+"""Fulfilment in the saga: what each event teaches the hub about a parcel.
 
-Goods never leave the hub for an order whose payment was not captured: the shipment is
-received on `CustomsCleared` but booked onto a departure only after `PaymentCaptured`.
 Events from different topics can arrive in any order, so each handler records what it
-learnt on the parcel and then advances the shipment as far as the facts allow.
+learnt on the parcel and then lets the hub advance the shipment as far as the facts allow
+(`services.fulfillment.hub`). A cancellation request is answered; an order that can never
+be paid (capture failed, authorization expired) is withdrawn from the hub.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from services.fulfillment.domain.booking import book
-from services.fulfillment.domain.errors import NoEligibleDeparture
-from services.fulfillment.domain.schedule import choose_departure
-from services.fulfillment.domain.shipment import ScanCode, Shipment, TrackingStatus
-from services.fulfillment.repository import ShipmentRepository
-from services.fulfillment.tables import (
-    Parcel,
-    ShipmentRecord,
-    house_awb_serials,
-    master_awb_serials,
-    next_serial,
-)
+from services.fulfillment.hub import advance, answer_cancellation, withdraw
+from services.fulfillment.tables import Parcel
 from shared.events import (
     CustomsCleared,
     Envelope,
+    OrderCancellationRequested,
     OrderPlaced,
+    PaymentAuthorizationExpired,
     PaymentCaptured,
-    ShipmentDispatched,
-    ShipmentReceived,
+    PaymentCaptureFailed,
     Topics,
+    utcnow,
 )
 from shared.messaging.unit_of_work import UnitOfWork
 
-log = logging.getLogger(__name__)
-
 SUBSCRIPTIONS = [Topics.ORDERS, Topics.CUSTOMS, Topics.PAYMENTS]
-HUB = "LGG"
-
-# Shipment ids derive from the order id: a redelivered event can never create a second one.
-SHIPMENT_ID_NAMESPACE = uuid.UUID("0b5f7a3e-92d4-4c1b-8f0e-3d7a5c9e2f61")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def _record(uow: UnitOfWork, order_id: uuid.UUID, **facts: object) -> Parcel:
     """Upsert what one event taught us about the parcel, and lock it for this transaction."""
+    statement = insert(Parcel).values({"order_id": order_id, "dangerous_goods": [], **facts})
     await uow.session.execute(
-        insert(Parcel)
-        .values({"order_id": order_id, "dangerous_goods": [], **facts})
-        .on_conflict_do_update(index_elements=[Parcel.order_id], set_=facts)
+        statement.on_conflict_do_update(index_elements=[Parcel.order_id], set_=facts)
+        if facts
+        else statement.on_conflict_do_nothing(index_elements=[Parcel.order_id])
     )
     parcel = await uow.session.scalar(
         select(Parcel)
@@ -78,81 +59,50 @@ async def on_order_placed(event: OrderPlaced, _: Envelope, uow: UnitOfWork) -> N
         weight_kg=weight,
         announced_at=event.placed_at,
     )
-    await advance(parcel, uow)
+    await advance(parcel, uow, utcnow())
 
 
 async def on_customs_cleared(event: CustomsCleared, _: Envelope, uow: UnitOfWork) -> None:
+    now = utcnow()
     parcel = await _record(
-        uow, event.order_id, cleared_at=now(), dangerous_goods=list(event.dangerous_goods)
+        uow, event.order_id, cleared_at=now, dangerous_goods=list(event.dangerous_goods)
     )
-    await advance(parcel, uow)
+    await advance(parcel, uow, now)
 
 
 async def on_payment_captured(event: PaymentCaptured, _: Envelope, uow: UnitOfWork) -> None:
-    parcel = await _record(uow, event.order_id, paid_at=now())
-    await advance(parcel, uow)
+    now = utcnow()
+    parcel = await _record(uow, event.order_id, paid_at=now)
+    await advance(parcel, uow, now)
 
 
-async def advance(parcel: Parcel, uow: UnitOfWork) -> None:
-    if parcel.announced_at is None or parcel.cleared_at is None:
-        return
-    shipments = ShipmentRepository(uow.session)
-    shipment = await shipments.for_order(parcel.order_id)
-    if shipment is None:
-        shipment = Shipment.create(
-            uuid.uuid5(SHIPMENT_ID_NAMESPACE, str(parcel.order_id)),
-            parcel.order_id,
-            parcel.destination_country or "",
-            now(),
-        )
-        shipment.apply_scan(ScanCode.RCS, now())
-        shipments.add(shipment)
-        await uow.emit(
-            ShipmentReceived(order_id=parcel.order_id, shipment_id=shipment.shipment_id, hub=HUB)
-        )
-    if parcel.paid_at is not None and shipment.status is TrackingStatus.RECEIVED_AT_HUB:
-        await _book(shipment, parcel, shipments, uow)
-
-
-async def _book(
-    shipment: Shipment, parcel: Parcel, shipments: ShipmentRepository, uow: UnitOfWork
+async def on_order_cancellation_requested(
+    event: OrderCancellationRequested, _: Envelope, uow: UnitOfWork
 ) -> None:
-    try:
-        departure = choose_departure(shipment.destination, now(), parcel.dangerous_goods)
-    except NoEligibleDeparture as error:
-        shipment.report_exception(str(error), now())
-        shipments.save(shipment)
-        log.warning(
-            "shipment held: no eligible departure", extra={"order_id": str(parcel.order_id)}
-        )
-        return
-    booking = book(
-        departure,
-        house_serial=await uow.session.scalar(select(next_serial(house_awb_serials))),
-        master_serial=await uow.session.scalar(select(next_serial(master_awb_serials))),
-    )
-    shipment.apply_scan(ScanCode.BKD, now())
-    shipments.save(shipment)
-    record: ShipmentRecord = shipments.record_of(shipment)
-    record.house_awb = booking.house_awb.number
-    record.master_awb = str(booking.master_awb.number) if booking.master_awb else None
-    record.leg_id = departure.leg.leg_id
-    record.departs_at = departure.departs_at
-    record.arrives_at = departure.arrives_at
-    await uow.emit(
-        ShipmentDispatched(
-            order_id=parcel.order_id,
-            shipment_id=shipment.shipment_id,
-            house_awb=booking.house_awb.number,
-            flight_number=departure.leg.leg_id,
-            destination=departure.leg.destination,
-            departs_at=departure.departs_at,
-        )
-    )
+    parcel = await _record(uow, event.order_id)
+    await answer_cancellation(uow, parcel, event.reason, utcnow())
+
+
+async def on_payment_capture_failed(
+    event: PaymentCaptureFailed, _: Envelope, uow: UnitOfWork
+) -> None:
+    parcel = await _record(uow, event.order_id)
+    await withdraw(uow, parcel, f"payment capture failed: {event.reason}", utcnow())
+
+
+async def on_payment_authorization_expired(
+    event: PaymentAuthorizationExpired, _: Envelope, uow: UnitOfWork
+) -> None:
+    # Customs may release a held order after its authorization lapsed: it must not ship.
+    parcel = await _record(uow, event.order_id)
+    await withdraw(uow, parcel, "payment authorization expired uncaptured", utcnow())
 
 
 HANDLERS = {
     OrderPlaced: on_order_placed,
     CustomsCleared: on_customs_cleared,
     PaymentCaptured: on_payment_captured,
+    OrderCancellationRequested: on_order_cancellation_requested,
+    PaymentCaptureFailed: on_payment_capture_failed,
+    PaymentAuthorizationExpired: on_payment_authorization_expired,
 }

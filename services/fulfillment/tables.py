@@ -7,7 +7,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Numeric, Sequence, String, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Numeric,
+    Sequence,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -18,6 +28,7 @@ class Base(DeclarativeBase):
 
 house_awb_serials = Sequence("house_awb_serial", metadata=Base.metadata, start=1)
 master_awb_serials = Sequence("master_awb_serial", metadata=Base.metadata, start=1_000_000)
+uld_serials = Sequence("uld_serial", metadata=Base.metadata, start=1)
 
 
 class Parcel(Base):
@@ -32,6 +43,24 @@ class Parcel(Base):
     announced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set once the order is cancelled: nothing is created or booked for it afterwards.
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancellation_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class UnitLoadRecord(Base):
+    """A ULD built up for one departure; what it carries is its shipments' weight."""
+
+    __tablename__ = "ulds"
+    __table_args__ = (Index("ix_ulds_departure", "leg_id", "departs_at"),)
+
+    id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    type_code: Mapped[str] = mapped_column(String(3))
+    leg_id: Mapped[str] = mapped_column(String(40))
+    departs_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    destination: Mapped[str] = mapped_column(String(3))
+    dangerous_goods: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ShipmentRecord(Base):
@@ -49,6 +78,13 @@ class ShipmentRecord(Base):
     leg_id: Mapped[str | None] = mapped_column(String(40))
     departs_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     arrives_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    uld_id: Mapped[str | None] = mapped_column(ForeignKey("ulds.id"), index=True)
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    hold_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The hub clock's bookkeeping, so that it finds due shipments without reading histories:
+    # the last event's moment and, in hub time from there, when the next automatic scan falls.
+    last_event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_scan_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -1,1 +1,1 @@
-"""Orders: the partner-facing API and the order's status and timeline, fed by every service's events."""
+"""Orders: the partner API, and each order's status and timeline from all events."""

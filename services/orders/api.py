@@ -120,7 +120,7 @@ async def place_order(
         Header(
             min_length=1,
             max_length=255,
-            description="Retrying with the same key returns the first order instead of a second one",
+            description="A retry with the same key returns the first order, not a second one",
         ),
     ] = None,
 ) -> OrderResponse:

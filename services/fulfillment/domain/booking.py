@@ -12,6 +12,9 @@ from services.fulfillment.domain.schedule import Departure, TransportMode
 # under a CMR / CIM consignment note and have no master air waybill.
 HUB_CARRIER_PREFIX = "176"
 FLOWN_MODES = frozenset({TransportMode.FREIGHTER, TransportMode.PASSENGER_BELLY})
+# Road feeder services are flights by truck: they carry air cargo built up in ULDs, ready to
+# be transferred. The rail leg loads its own containers, so its shipments travel loose.
+BUILT_UP_MODES = FLOWN_MODES | {TransportMode.ROAD}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +31,7 @@ def book(departure: Departure, house_serial: int, master_serial: int) -> Booking
         return Booking(departure, house, None)
     master = MasterAirWaybill(make_awb(HUB_CARRIER_PREFIX, f"{master_serial % 10**7:07d}"))
     return Booking(departure, house.consolidated_under(master), master)
+
+
+def travels_in_ulds(departure: Departure) -> bool:
+    return departure.leg.mode in BUILT_UP_MODES

@@ -37,3 +37,7 @@ class ScanOutOfOrder(FulfillmentDomainError):
 
 class InvalidTimestamp(FulfillmentDomainError):
     """A moment without a timezone: the domain only reasons in aware UTC time."""
+
+
+class CancellationRefused(FulfillmentDomainError):
+    """A cancellation that comes too late: the goods left the hub or are going back."""

@@ -105,6 +105,13 @@ class HubSchedule:
             if unknown:
                 raise ValueError(f"{country} maps to unknown legs {sorted(unknown)}")
 
+    def leg(self, leg_id: str) -> Leg:
+        """The leg a booking names; a booking on a leg no longer scheduled is a data error."""
+        for leg in self.legs:
+            if leg.leg_id == leg_id:
+                return leg
+        raise KeyError(f"no leg {leg_id!r} in the hub schedule")
+
     def legs_to(self, destination: str) -> tuple[Leg, ...]:
         code = destination.strip().upper()
         if len(code) == 2:

@@ -21,6 +21,13 @@ largest type offered, then swaps every load for the smallest offered type that
 still carries it (an uncertified one when sizes tie, so that certified units
 stay free for dangerous goods). Only weight is planned; volume and contour are
 not.
+
+The hub books shipments one at a time, as their payments are captured, so it
+builds up each departure's units as it goes (`choose_unit`): a shipment joins
+the first unit being built up for its departure that carries its kind of cargo
+and still has the weight room; otherwise it opens a new unit of the type
+`plan_consolidation` would give it alone. New units come from the hub's own
+pool, numbered from a sequence.
 """
 
 from __future__ import annotations
@@ -65,6 +72,11 @@ DKE = UldType(
     dangerous_goods_certified=False,
 )
 PMC = UldType("PMC", "96 x 125 in pallet with net", Decimal("6804"), Decimal("120"))
+ULD_TYPES = {uld_type.code: uld_type for uld_type in (AKE, DKE, PMC)}
+
+# Owner code of the hub's own ULD pool in this demo; an illustrative code, where a real pool
+# carries its owner's IATA designator.
+HUB_ULD_OWNER = "EH"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +102,11 @@ class UldId:
 
     def __str__(self) -> str:
         return f"{self.type_code} {self.serial} {self.owner}"
+
+
+def hub_uld_id(uld_type: UldType, serial: int) -> UldId:
+    """`serial` is the next number of the hub's ULD sequence; ULD serials have 5 digits."""
+    return UldId(uld_type.code, f"{serial % 10**5:05d}", HUB_ULD_OWNER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,3 +217,45 @@ def _smallest_carrying(offered: list[UldType], net_weight_kg: Decimal) -> UldTyp
         carrying,
         key=lambda t: (t.max_gross_weight_kg, t.dangerous_goods_certified, t.code),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BuildingUnit:
+    """A ULD being built up for a departure, with the net weight it already carries."""
+
+    uld_id: UldId
+    uld_type: UldType
+    destination: str
+    dangerous_goods: bool
+    net_weight_kg: Decimal
+
+    def takes(self, shipment: ShipmentLoad) -> bool:
+        return (
+            self.destination == shipment.destination
+            and self.dangerous_goods == bool(shipment.dangerous_goods)
+            and self.net_weight_kg + shipment.weight_kg <= self.uld_type.payload_kg
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UnitChoice:
+    """Where a shipment is built up: into `uld_id`, or into a new unit of `uld_type`."""
+
+    uld_type: UldType
+    uld_id: UldId | None
+
+
+def choose_unit(
+    shipment: ShipmentLoad,
+    building: Iterable[BuildingUnit],
+    uld_types: Sequence[UldType] = (PMC, AKE),
+) -> UnitChoice:
+    """The first unit being built up that takes the shipment, else a new unit for it.
+
+    Raises `NoSuitableUld` (or `ShipmentTooHeavy`) when no type on offer can carry it.
+    """
+    for unit in building:
+        if unit.takes(shipment):
+            return UnitChoice(unit.uld_type, unit.uld_id)
+    (alone,) = plan_consolidation([shipment], uld_types)
+    return UnitChoice(alone.uld_type, None)

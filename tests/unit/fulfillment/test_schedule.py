@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.fulfillment.domain.booking import travels_in_ulds
 from services.fulfillment.domain.dangerous_goods import (
     CARGO_AIRCRAFT_ONLY,
     LITHIUM_BATTERIES,
@@ -176,3 +177,18 @@ def test_choice_respects_goods_cutoff_and_timetable(
     assert all(
         departure.arrives_at <= other.next_departure(ready_at).arrives_at for other in eligible
     )
+
+
+def test_bookings_find_their_leg_by_id() -> None:
+    assert LIEGE_HUB_SCHEDULE.leg("LGG-BRU-RFS").destination == "BRU"
+    with pytest.raises(KeyError, match="LGG-XXX"):
+        LIEGE_HUB_SCHEDULE.leg("LGG-XXX")
+
+
+@pytest.mark.parametrize(
+    ("leg_id", "in_ulds"),
+    [("LGG-HGH-747F", True), ("LGG-MAD-PAX", True), ("LGG-BRU-RFS", True), ("LGG-CGO-RAIL", False)],
+)
+def test_air_and_road_feeder_legs_carry_ulds_rail_carries_loose(leg_id: str, in_ulds: bool) -> None:
+    departure = LIEGE_HUB_SCHEDULE.leg(leg_id).next_departure(MONDAY)
+    assert travels_in_ulds(departure) is in_ulds

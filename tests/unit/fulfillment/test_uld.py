@@ -12,9 +12,14 @@ from services.fulfillment.domain.uld import (
     AKE,
     DKE,
     PMC,
+    ULD_TYPES,
+    BuildingUnit,
     ShipmentLoad,
     UldId,
     UldType,
+    UnitChoice,
+    choose_unit,
+    hub_uld_id,
     plan_consolidation,
 )
 
@@ -58,6 +63,12 @@ def test_uld_type_limits() -> None:
     assert not DKE.dangerous_goods_certified
     with pytest.raises(ValueError, match="tare"):
         UldType("XKE", "broken", Decimal("10"), Decimal("10"))
+
+
+def test_hub_uld_ids_come_from_its_pool_with_five_digit_serials() -> None:
+    assert str(hub_uld_id(AKE, 42)) == "AKE 00042 EH"
+    assert str(hub_uld_id(PMC, 123_456)) == "PMC 23456 EH"
+    assert ULD_TYPES["DKE"] is DKE
 
 
 # ---- planning -------------------------------------------------------------------------
@@ -173,3 +184,53 @@ def test_plan_places_every_shipment_once_within_limits(
             assert unit.uld_type.dangerous_goods_certified
     destinations = [unit.destination for unit in plan]
     assert destinations == sorted(destinations)
+
+
+# ---- building up a departure's units one booking at a time ---------------------------
+
+
+def unit(
+    serial: int, kg: str, destination: str = "HGH", *, dangerous: bool = False
+) -> BuildingUnit:
+    return BuildingUnit(hub_uld_id(AKE, serial), AKE, destination, dangerous, Decimal(kg))
+
+
+def test_a_shipment_joins_the_first_unit_with_room_for_it() -> None:
+    building = [unit(1, "1490"), unit(2, "100"), unit(3, "0")]
+    assert choose_unit(load("s", "HGH", "10"), building) == UnitChoice(AKE, building[1].uld_id)
+    assert choose_unit(load("s", "HGH", "8"), building) == UnitChoice(AKE, building[0].uld_id)
+
+
+def test_a_unit_is_filled_up_to_its_payload_exactly() -> None:
+    building = [unit(1, "1400")]
+    assert choose_unit(load("s", "HGH", "98"), building).uld_id == building[0].uld_id
+    assert choose_unit(load("s", "HGH", "98.001"), building).uld_id is None
+
+
+def test_general_cargo_and_dangerous_goods_never_share_a_unit() -> None:
+    general, dangerous = unit(1, "0"), unit(2, "0", dangerous=True)
+    assert choose_unit(load("cells", "HGH", "1", "UN3090"), [general, dangerous]).uld_id == (
+        dangerous.uld_id
+    )
+    assert choose_unit(load("scarf", "HGH", "1"), [dangerous, general]).uld_id == general.uld_id
+
+
+def test_a_unit_takes_only_its_destination() -> None:
+    assert choose_unit(load("s", "BUD", "1"), [unit(1, "0", "HGH")]).uld_id is None
+
+
+def test_without_a_unit_with_room_a_new_one_is_sized_for_the_shipment() -> None:
+    assert choose_unit(load("s", "HGH", "2"), []) == UnitChoice(AKE, None)
+    assert choose_unit(load("s", "HGH", "2000"), [unit(1, "0")]) == UnitChoice(PMC, None)
+
+
+def test_dangerous_goods_open_a_certified_unit() -> None:
+    choice = choose_unit(load("cells", "HGH", "2", "UN3090"), [], uld_types=(DKE, AKE))
+    assert choice == UnitChoice(AKE, None)
+    with pytest.raises(NoSuitableUld):
+        choose_unit(load("cells", "HGH", "2", "UN3090"), [], uld_types=(DKE,))
+
+
+def test_a_shipment_no_unit_can_carry_is_refused() -> None:
+    with pytest.raises(ShipmentTooHeavy):
+        choose_unit(load("anvil", "HGH", "7000"), [])

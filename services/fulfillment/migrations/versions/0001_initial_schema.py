@@ -5,18 +5,18 @@ Revises:
 
 """
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-
-from shared.migrations import create_messaging_tables, drop_messaging_tables
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from shared.migrations import create_messaging_tables, drop_messaging_tables
+
 revision: str = "0001"
-down_revision: Union[str, Sequence[str], None] = None
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,0 +1,70 @@
+"""The hub clock: booked shipments advance by themselves, and held ones are retried.
+
+Every tick the job takes the shipments whose next automatic scan is due
+(`domain/clock.py`) and applies it through `hub.record_scan`, the operators' code path, so
+each step is announced the same way. It also tries again to book the shipments held for
+want of a departure. Work is done in short transactions on rows taken with
+`SELECT ... FOR UPDATE SKIP LOCKED`, so replicas share it and never wait on each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from decimal import Decimal
+
+from services.fulfillment.domain.clock import clock_from, next_automatic_scan
+from services.fulfillment.domain.shipment import Shipment
+from services.fulfillment.hub import advance, record_scan
+from services.fulfillment.repository import ShipmentRepository, held_parcels_to_retry
+from shared.events import utcnow
+from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from shared.service import BackgroundJob, ServiceRuntime
+
+TICK_SECONDS = 0.5
+BATCH_SIZE = 50
+
+
+def hub_clock_job(factor: Decimal) -> BackgroundJob:
+    async def advance_hub_clock(runtime: ServiceRuntime) -> None:
+        while True:
+            await advance_due_shipments(runtime.units_of_work, factor)
+            await retry_held_shipments(runtime.units_of_work, factor)
+            await asyncio.sleep(TICK_SECONDS)
+
+    return advance_hub_clock
+
+
+async def advance_due_shipments(units_of_work: UnitOfWorkFactory, factor: Decimal) -> None:
+    async with units_of_work() as uow:
+        now = utcnow()
+        shipments = ShipmentRepository(uow.session)
+        for shipment in await shipments.due_for_scan(now, factor, BATCH_SIZE):
+            await _apply_due_scans(uow, shipments, shipment, factor, now)
+        await uow.commit()
+
+
+async def retry_held_shipments(units_of_work: UnitOfWorkFactory, factor: Decimal) -> None:
+    async with units_of_work() as uow:
+        now = utcnow()
+        for parcel in await held_parcels_to_retry(uow.session, now, factor, BATCH_SIZE):
+            await advance(parcel, uow, now)
+        await uow.commit()
+
+
+async def _apply_due_scans(
+    uow: UnitOfWork,
+    shipments: ShipmentRepository,
+    shipment: Shipment,
+    factor: Decimal,
+    now: datetime,
+) -> None:
+    """Catch up every scan due by now, each recorded at the real moment it fell due."""
+    while True:
+        clock = clock_from(shipment.last_event_at, factor)
+        scan = next_automatic_scan(shipment, clock.hub_time(now))
+        if scan is None:
+            return
+        # Mapping back may round a microsecond past now; a scan is never recorded ahead of it.
+        at = min(clock.real_time(scan.due_at), now)
+        await record_scan(uow, shipments, shipment, scan.scan_code, at)
