@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from typing import Any, TypeVar
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from shared.settings import ServiceSettings
+
+T = TypeVar("T")
 
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:
@@ -29,3 +39,31 @@ async def database_reachable(engine: AsyncEngine) -> bool:
     except Exception:
         return False
     return True
+
+
+async def record_facts(
+    session: AsyncSession,
+    model: type[T],
+    key: dict[str, Any],
+    facts: dict[str, Any],
+    defaults: dict[str, Any] | None = None,
+) -> T:
+    """Write what one event taught about the row of `key`, creating it if it is the first,
+    and return the row locked for the rest of the transaction.
+
+    Services that join several events about one order (arriving in any order, on different
+    topics) keep the facts on one row; the lock makes their handlers take turns on it.
+    """
+    statement = insert(model).values({**(defaults or {}), **key, **facts})
+    index = list(key)
+    statement = (
+        statement.on_conflict_do_update(index_elements=index, set_=facts)
+        if facts
+        else statement.on_conflict_do_nothing(index_elements=index)
+    )
+    await session.execute(statement)
+    row = await session.scalar(
+        select(model).filter_by(**key).with_for_update().execution_options(populate_existing=True)
+    )
+    assert row is not None, "the row was just written in this transaction"
+    return row

@@ -26,6 +26,7 @@ from services.customs.domain.model import (
 from services.customs.domain.tables.exchange_rates import SNAPSHOT
 from services.customs.settings import CustomsSettings
 from services.customs.tables import BuyerAnnualTotal, Decision, Declaration
+from shared.db import record_facts
 from shared.events import (
     CustomsCleared,
     CustomsHeld,
@@ -58,29 +59,20 @@ def declaration_reference(order_id: uuid.UUID) -> str:
 
 
 async def _record(uow: UnitOfWork, order_id: uuid.UUID, **facts: object) -> Declaration:
-    await uow.session.execute(
-        insert(Declaration)
-        .values(
-            {
-                "id": uuid.uuid4(),
-                "order_id": order_id,
-                "reference": declaration_reference(order_id),
-                "status": AWAITING,
-                "dangerous_goods": [],
-                "rules_applied": [],
-                **facts,
-            }
-        )
-        .on_conflict_do_update(index_elements=[Declaration.order_id], set_=facts)
+    """What one event taught us about the order's declaration, on its row locked."""
+    return await record_facts(
+        uow.session,
+        Declaration,
+        {"order_id": order_id},
+        facts,
+        defaults={
+            "id": uuid.uuid4(),
+            "reference": declaration_reference(order_id),
+            "status": AWAITING,
+            "dangerous_goods": [],
+            "rules_applied": [],
+        },
     )
-    declaration = await uow.session.scalar(
-        select(Declaration)
-        .where(Declaration.order_id == order_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert declaration is not None
-    return declaration
 
 
 async def announce_cleared(

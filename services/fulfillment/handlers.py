@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-
 from services.fulfillment.hub import advance, answer_cancellation, withdraw
 from services.fulfillment.tables import Parcel
+from shared.db import record_facts
 from shared.events import (
     CustomsCleared,
     Envelope,
@@ -32,21 +30,10 @@ SUBSCRIPTIONS = [Topics.ORDERS, Topics.CUSTOMS, Topics.PAYMENTS]
 
 
 async def _record(uow: UnitOfWork, order_id: uuid.UUID, **facts: object) -> Parcel:
-    """Upsert what one event taught us about the parcel, and lock it for this transaction."""
-    statement = insert(Parcel).values({"order_id": order_id, "dangerous_goods": [], **facts})
-    await uow.session.execute(
-        statement.on_conflict_do_update(index_elements=[Parcel.order_id], set_=facts)
-        if facts
-        else statement.on_conflict_do_nothing(index_elements=[Parcel.order_id])
+    """What one event taught us about the parcel, on its row locked for this transaction."""
+    return await record_facts(
+        uow.session, Parcel, {"order_id": order_id}, facts, defaults={"dangerous_goods": []}
     )
-    parcel = await uow.session.scalar(
-        select(Parcel)
-        .where(Parcel.order_id == order_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert parcel is not None
-    return parcel
 
 
 async def on_order_placed(event: OrderPlaced, _: Envelope, uow: UnitOfWork) -> None:

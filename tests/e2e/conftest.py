@@ -19,6 +19,8 @@ AUTHORIZATION_WINDOW_SECONDS = 8
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[devstack.Stack]:
+    # Leftovers of an interrupted run must not hold the test databases while they are recreated.
+    devstack.stop_services("-test")
     stack = start_infrastructure("_test")
     stack.ports = TEST_PORTS
     stack.name_suffix = "-test"
@@ -31,7 +33,6 @@ def stack() -> Iterator[devstack.Stack]:
         "AUTHORIZATION_WINDOW": f"PT{AUTHORIZATION_WINDOW_SECONDS}S",
         "EXPIRY_CHECK_INTERVAL_SECONDS": "0.5",
     }
-    devstack.stop_services(stack.name_suffix)
     devstack.start_services(stack)
     yield stack
     devstack.stop_services(stack.name_suffix)

@@ -37,6 +37,18 @@ async def shipments(databases, order_id: str) -> int:
     return await databases.scalar("fulfillment", SHIPMENTS, order_id=order_id)
 
 
+async def wait_for_declaration(databases, order_id: str, status: str, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = await databases.scalar(
+            "customs", "SELECT status FROM declarations WHERE order_id = :id", id=order_id
+        )
+        if current == status:
+            return True
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"declaration of {order_id} stayed {current}, wanted {status}")
+
+
 def held_order(partner) -> str:
     body = order_body()
     body["buyer"]["name"] = NEAR_MATCH_BUYER
@@ -215,6 +227,7 @@ async def test_cancel_before_capture_voids_the_authorization(partner, databases)
     wait_for_event(partner, order_id, "PaymentVoided")
     assert "FulfilmentCancelled" in timeline_types(order)
     assert await operations(databases, order_id, "VOID") == 1
+    assert await wait_for_declaration(databases, order_id, "WITHDRAWN")
     assert await operations(databases, order_id, "CAPTURE") == 0
     assert await shipments(databases, order_id) == 0
 

@@ -26,7 +26,8 @@ effects = sa.Table(
 
 @pytest.fixture(scope="session")
 def stack() -> devstack.Stack:
-    stack = start_infrastructure("_test")
+    # Databases of their own: the end-to-end suite's services may still be using "_test" ones.
+    stack = start_infrastructure("_it")
     devstack.drop_database(DATABASE)
     devstack.psql(f"CREATE DATABASE {DATABASE}")
     return stack
