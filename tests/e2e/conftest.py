@@ -76,7 +76,7 @@ class ServiceDatabases:
 
     def __init__(self) -> None:
         self._engines = {
-            service: create_async_engine(admin_url(f"ehub_{service}_test"))
+            service: create_async_engine(admin_url(f"ehub_{service}_test"), pool_pre_ping=True)
             for service in TEST_PORTS
         }
 
