@@ -548,7 +548,10 @@ def demo_order(api_key: str, port: int) -> None:
         time.sleep(0.05)
     say("timeline:")
     for entry in order["timeline"]:
-        say(f"  {entry['occurred_at']}  {entry['source_service']:<12} {entry['event_type']}")
+        step = entry["event_type"]
+        if step == "ShipmentTracked":
+            step += f" {entry['detail']['status']}"
+        say(f"  {entry['occurred_at']}  {entry['source_service']:<12} {step}")
 
 
 def cmd_up(_: argparse.Namespace) -> None:
