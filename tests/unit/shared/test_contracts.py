@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 from shared.events import EVENT_TYPES, Envelope, OrderDetails, OrderPlaced, UnknownEventType
 
-
 DEMO_ORDER = {
     "partner_reference": "demo-0001",
     "buyer": {
