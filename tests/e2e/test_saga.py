@@ -303,3 +303,49 @@ async def test_belgian_chocolate_to_shanghai_is_charged_in_cny_and_reported_in_e
     assert payment["currency"] == "CNY"
     assert Decimal(payment["amount_eur"]) > 0
     assert payment["exchange_rate"]["pair"].startswith("CNY")
+
+
+# ---- after the goods leave -------------------------------------------------------------
+
+
+def departed(partner, operator) -> tuple[str, str]:
+    """An order whose shipment left Liège, as the orders service knows."""
+    order_id = place(partner, order_body()).json()["id"]
+    wait_for_status(partner, order_id, {"SHIPPED"})
+    with operator("fulfillment") as hub:
+        [shipment] = hub.get("/v1/shipments", params={"order_id": order_id}).json()
+        assert hub.post(f"/v1/shipments/{shipment['id']}/scans", json={"code": "DEP"}).is_success
+    wait_for_status(partner, order_id, {"IN_TRANSIT"})
+    return order_id, shipment["id"]
+
+
+def test_cancelling_after_departure_is_a_409_problem_that_changes_nothing(partner, operator):
+    order_id, _ = departed(partner, operator)
+
+    response = partner.post(f"/v1/orders/{order_id}/cancel", json={"reason": "changed mind"})
+
+    assert response.status_code == 409
+    problem = response.json()
+    assert problem["type"].endswith("/order-not-cancellable")
+    assert "left the Liège hub" in problem["detail"]
+    order = partner.get(f"/v1/orders/{order_id}").json()
+    assert order["status"] == "IN_TRANSIT"
+    assert order["cancellation_requested_at"] is None
+    assert payment_of(operator, order_id)["status"] == "CAPTURED"
+
+
+async def test_shipment_exception_after_capture_refunds_in_full(partner, operator):
+    order_id, shipment_id = departed(partner, operator)
+
+    with operator("fulfillment") as hub:
+        scanned = hub.post(
+            f"/v1/shipments/{shipment_id}/scans",
+            json={"code": "DIS", "reason": "parcel crushed in the truck"},
+        )
+        assert scanned.status_code == 201, scanned.text
+
+    wait_for_status(partner, order_id, {"SHIPMENT_FAILED"})
+    wait_for_event(partner, order_id, "PaymentRefunded")
+    payment = payment_of(operator, order_id)
+    assert payment["status"] == "REFUNDED"
+    assert Decimal(payment["refunded_amount"]) == Decimal(payment["captured_amount"])
