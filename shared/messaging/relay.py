@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.messaging.tables import outbox
+from shared.messaging.tables import inbox, outbox
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_LAG_SECONDS
 from shared.settings import ServiceSettings
 from shared.telemetry import context_from, current_trace_context, kafka_headers, tracer
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 RELAY_LOCK_ID = 0x0E4B_0B0C  # one relay per database at a time
 PUBLISHED_RETENTION = timedelta(days=7)
+INBOX_RETENTION = timedelta(days=14)
 
 
 class OutboxRelay:
@@ -55,7 +56,7 @@ class OutboxRelay:
                 continue
             passes += 1
             if passes % 1000 == 0:
-                await self.purge_published()
+                await self.purge_history()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self._wakeup.wait(),
@@ -113,12 +114,15 @@ class OutboxRelay:
                 headers=headers,
             )
 
-    async def purge_published(self) -> None:
+    async def purge_history(self) -> None:
+        """Forget published outbox rows and processed inbox ids once they can matter no more.
+
+        An inbox id guards against redelivery, which cannot come later than the topic's
+        retention (7 days); it is kept twice as long.
+        """
+        now = datetime.now(UTC)
         async with self._sessions.begin() as session:
             await session.execute(
-                delete(outbox).where(
-                    outbox.c.published_at
-                    < func.now()
-                    - text(f"interval '{int(PUBLISHED_RETENTION.total_seconds())} seconds'")
-                )
+                delete(outbox).where(outbox.c.published_at < now - PUBLISHED_RETENTION)
             )
+            await session.execute(delete(inbox).where(inbox.c.processed_at < now - INBOX_RETENTION))

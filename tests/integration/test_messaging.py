@@ -15,7 +15,7 @@ from shared.messaging.consumer import DEAD_LETTERED, DUPLICATE, HANDLED, EventCo
 from shared.messaging.dead_letters import read_dead_letters, replay
 from shared.messaging.kafka import reliable_producer
 from shared.messaging.relay import OutboxRelay
-from shared.messaging.tables import outbox
+from shared.messaging.tables import inbox, outbox
 from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.settings import ServiceSettings
 from tests.integration.conftest import effects
@@ -253,3 +253,35 @@ async def test_dead_letter_can_be_inspected_and_replayed_once_the_cause_is_fixed
     assert await fixed.process(records[-1]) == HANDLED
     assert dict(records[-1].headers)["dlq.replayed_from"].startswith(b"test-")
     assert await effect_count(units_of_work, order_id) == 1
+
+
+async def test_history_older_than_its_use_is_purged(units_of_work, settings, producer, order_id):
+    async with units_of_work() as uow:
+        await uow.emit(authorized(order_id))
+        await uow.commit()
+    relay = OutboxRelay(units_of_work.sessions, producer, settings)
+    await relay.publish_pending()
+    async with units_of_work() as uow:
+        await uow.session.execute(
+            sa.insert(inbox).values(event_id=uuid.uuid4(), consumer_group="g", event_type="t")
+        )
+        await uow.session.execute(
+            sa.update(outbox).values(published_at=sa.func.now() - sa.text("interval '8 days'"))
+        )
+        await uow.session.execute(
+            sa.update(inbox).values(processed_at=sa.func.now() - sa.text("interval '15 days'"))
+        )
+        await uow.commit()
+
+    recent = uuid.uuid4()
+    async with units_of_work() as uow:
+        await uow.session.execute(
+            sa.insert(inbox).values(event_id=recent, consumer_group="g", event_type="t")
+        )
+        await uow.commit()
+
+    await relay.purge_history()
+
+    async with units_of_work() as uow:
+        assert await uow.session.scalar(sa.select(sa.func.count()).select_from(outbox)) == 0
+        assert (await uow.session.scalars(sa.select(inbox.c.event_id))).all() == [recent]
