@@ -403,8 +403,8 @@ class Stack:
                 "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
                 "KAFKA_TOPIC_PREFIX": self.topic_prefix,
                 "OPERATOR_API_KEY": os.environ.get("OPERATOR_API_KEY", DEV_OPERATOR_KEY),
-                # Local partners' test receivers listen on plain http.
-                "WEBHOOK_ALLOW_HTTP": "true",
+                # Local partners' test receivers listen on plain http, on loopback.
+                "WEBHOOK_LOCAL_TARGETS": "true",
                 # One hub hour per second: the demo order is delivered in about a minute.
                 "HUB_CLOCK_FACTOR": os.environ.get("HUB_CLOCK_FACTOR", "3600"),
             }

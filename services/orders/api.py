@@ -275,7 +275,7 @@ async def set_webhook(
     body: WebhookRequest, partner: PartnerDep, uow: UnitOfWorkDep, request: Request
 ) -> WebhookResponse:
     settings: OrdersSettings = runtime_of(request).settings
-    if body.url.scheme != "https" and not settings.webhook_allow_http:
+    if body.url.scheme != "https" and not settings.webhook_local_targets:
         raise ProblemError(
             422,
             "webhook-url-not-https",

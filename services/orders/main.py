@@ -7,13 +7,15 @@ from pathlib import Path
 from services.orders.api import router
 from services.orders.handlers import HANDLERS, SUBSCRIPTIONS
 from services.orders.settings import OrdersSettings
-from services.orders.webhooks import deliver_webhooks
+from services.orders.webhooks import webhook_delivery_job
 from shared.service import create_service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+settings = OrdersSettings()
+
 app = create_service_app(
-    OrdersSettings(),
+    settings,
     title="Liège eHub — Orders (partner API)",
     description=(
         "Partner platforms place cross-border orders here and follow them through payment, "
@@ -24,5 +26,5 @@ app = create_service_app(
     routers=[router],
     subscriptions=SUBSCRIPTIONS,
     handlers=HANDLERS,
-    background_jobs=[deliver_webhooks],
+    background_jobs=[webhook_delivery_job(settings)],
 )

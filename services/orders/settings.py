@@ -8,7 +8,10 @@ from shared.settings import ServiceSettings, local_database_url
 class OrdersSettings(ServiceSettings):
     service_name: str = "orders"
     database_url: str = local_database_url("orders")
-    webhook_allow_http: bool = Field(
+    webhook_local_targets: bool = Field(
         default=False,
-        description="Accept plain-http webhook URLs; only for local stacks and tests",
+        description=(
+            "Accept plain-http webhook URLs and deliver to loopback or private addresses; "
+            "only for local stacks and tests"
+        ),
     )

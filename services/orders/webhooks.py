@@ -13,6 +13,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
@@ -23,6 +24,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from services.orders.settings import OrdersSettings
 from services.orders.tables import Order, Partner, WebhookDelivery
 from shared.messaging.unit_of_work import UnitOfWork
 from shared.service import ServiceRuntime
@@ -42,6 +44,23 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
     signed = f"{message_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def is_public_address(address: str) -> bool:
+    """Whether a partner's URL may resolve here: never to our own or an internal network."""
+    ip = ipaddress.ip_address(address)
+    return ip.is_global and not ip.is_multicast
+
+
+async def _refused_target(url: str) -> str | None:
+    """Why `url` must not be called (it resolves to a non-public address), or None."""
+    host = httpx.URL(url).host
+    try:
+        resolved = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError as error:
+        return f"cannot resolve {host}: {error}"
+    private = sorted({info[4][0] for info in resolved if not is_public_address(info[4][0])})
+    return f"{host} resolves to non-public {', '.join(private)}" if private else None
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -71,15 +90,20 @@ async def announce(uow: UnitOfWork, order: Order, event_type: str, detail: dict[
     )
 
 
-async def deliver_webhooks(runtime: ServiceRuntime) -> None:
-    async with httpx.AsyncClient(timeout=5, follow_redirects=False) as client:
-        while True:
-            delivered = await _deliver_due(runtime, client)
-            if not delivered:
-                await asyncio.sleep(0.5)
+def webhook_delivery_job(settings: OrdersSettings):
+    async def deliver_webhooks(runtime: ServiceRuntime) -> None:
+        async with httpx.AsyncClient(timeout=5, follow_redirects=False) as client:
+            while True:
+                delivered = await _deliver_due(runtime, client, settings.webhook_local_targets)
+                if not delivered:
+                    await asyncio.sleep(0.5)
+
+    return deliver_webhooks
 
 
-async def _deliver_due(runtime: ServiceRuntime, client: httpx.AsyncClient) -> int:
+async def _deliver_due(
+    runtime: ServiceRuntime, client: httpx.AsyncClient, local_targets: bool
+) -> int:
     async with runtime.units_of_work() as uow:
         due = (
             await uow.session.scalars(
@@ -96,18 +120,28 @@ async def _deliver_due(runtime: ServiceRuntime, client: httpx.AsyncClient) -> in
         ).all()
         for delivery in due:
             partner = await uow.session.get(Partner, delivery.partner_id)
-            await _attempt(client, delivery, partner)
+            await _attempt(client, delivery, partner, local_targets)
         await uow.commit()
     return len(due)
 
 
 async def _attempt(
-    client: httpx.AsyncClient, delivery: WebhookDelivery, partner: Partner | None
+    client: httpx.AsyncClient,
+    delivery: WebhookDelivery,
+    partner: Partner | None,
+    local_targets: bool,
 ) -> None:
     now = datetime.now(UTC)
     delivery.attempts += 1
     if partner is None or not partner.webhook_url or not partner.webhook_secret:
         delivery.failed_at = now
+        return
+    # Checked at every attempt, not at registration: DNS can change between the two.
+    refusal = None if local_targets else await _refused_target(partner.webhook_url)
+    if refusal is not None:
+        delivery.failed_at = now
+        delivery.last_error = refusal[:500]
+        log.warning("webhook target refused", extra={"delivery_id": str(delivery.id)})
         return
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     timestamp = int(now.timestamp())
