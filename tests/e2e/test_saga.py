@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from decimal import Decimal
 
 import httpx
@@ -349,3 +350,58 @@ async def test_shipment_exception_after_capture_refunds_in_full(partner, operato
     payment = payment_of(operator, order_id)
     assert payment["status"] == "REFUNDED"
     assert Decimal(payment["refunded_amount"]) == Decimal(payment["captured_amount"])
+
+
+def chocolate_to_shanghai(passport: str) -> dict:
+    """CNY 4,500 of Belgian pralines (goods 4,000, shipping 400, insurance 100)."""
+    return order_body(
+        currency="CNY",
+        seller={"name": "Chocolaterie Liégeoise SRL", "country": "BE"},
+        buyer={
+            "name": "Chen Jie",
+            "email": "chen.jie@example.cn",
+            "address": {
+                "line1": "1 Nanjing Road",
+                "city": "Shanghai",
+                "postal_code": "200001",
+                "country": "CN",
+            },
+            "identity": {"document_type": "PASSPORT", "number": passport},
+        },
+        items=[
+            {
+                "sku": "PRALINES-500",
+                "description": "Chocolate pralines, filled, 500 g box",
+                "hs_code": "18063100",
+                "quantity": 10,
+                "unit_price": "400.00",
+                "weight_kg": "0.600",
+                "origin_country": "BE",
+            }
+        ],
+        shipping_cost="400.00",
+        insurance_cost="100.00",
+        payment={"token": "tok_visa", "payer_name": "Chen Jie"},
+    )
+
+
+async def test_a_buyers_cbec_year_counts_cleared_orders_only(partner, databases):
+    passport = f"E{uuid.uuid4().int % 10**8:08d}"
+    shipped = []
+    for _ in range(5):  # 5 x CNY 4,500 = 22,500 of the CNY 26,000 a year
+        order_id = place(partner, chocolate_to_shanghai(passport)).json()["id"]
+        wait_for_status(partner, order_id, {"SHIPPED"})
+        shipped.append(order_id)
+
+    over = place(partner, chocolate_to_shanghai(passport)).json()["id"]
+    refused = wait_for_status(partner, over, {"CUSTOMS_REJECTED"})
+    reasons = next(e for e in refused["timeline"] if e["event_type"] == "CustomsRejected")
+    assert any("26000" in r or "26,000" in r for r in reasons["detail"]["reasons"]), reasons
+
+    cancelled = partner.post(f"/v1/orders/{shipped[0]}/cancel", json={"reason": "duplicate"})
+    assert cancelled.status_code == 202
+    wait_for_status(partner, shipped[0], {"CANCELLED"})
+    assert await wait_for_declaration(databases, shipped[0], "WITHDRAWN")
+
+    again = place(partner, chocolate_to_shanghai(passport)).json()["id"]
+    assert wait_for_status(partner, again, {"SHIPPED", "CUSTOMS_REJECTED"})["status"] == "SHIPPED"
