@@ -53,10 +53,17 @@ class ServiceRuntime:
     consumer_ready: bool = False
     tasks: list[asyncio.Task] = field(default_factory=list)
     wake_relay: Callable[[], None] = lambda: None
+    fetch_broker_metadata: Callable[[], Awaitable[object]] | None = None
 
-    @property
-    def broker_ready(self) -> bool:
-        return self.relay_ready and self.consumer_ready
+    async def broker_answers(self) -> bool:
+        """The clients run and the broker answers a metadata request now."""
+        if not (self.relay_ready and self.consumer_ready and self.fetch_broker_metadata):
+            return False
+        try:
+            await asyncio.wait_for(self.fetch_broker_metadata(), timeout=2)
+        except Exception:
+            return False
+        return True
 
 
 async def _supervise(name: str, run: Callable[[], Awaitable[None]]) -> None:
@@ -92,11 +99,13 @@ def _relay_loop(runtime: ServiceRuntime) -> Callable[[], Awaitable[None]]:
         try:
             relay = OutboxRelay(runtime.units_of_work.sessions, producer, runtime.settings)
             runtime.wake_relay = relay.wake
+            runtime.fetch_broker_metadata = producer.client.fetch_all_metadata
             runtime.relay_ready = True
             await relay.run()
         finally:
             runtime.relay_ready = False
             runtime.wake_relay = lambda: None
+            runtime.fetch_broker_metadata = None
             await producer.stop()
 
     return run
@@ -201,8 +210,10 @@ def _operations_router() -> APIRouter:
     @router.get("/readyz", summary="Database and broker are reachable")
     async def readyz(request: Request) -> JSONResponse:
         runtime: ServiceRuntime = request.app.state.runtime
-        database = await database_reachable(runtime.engine)
-        checks = {"database": database, "broker": runtime.broker_ready}
+        database, broker = await asyncio.gather(
+            database_reachable(runtime.engine), runtime.broker_answers()
+        )
+        checks = {"database": database, "broker": broker}
         ready = all(checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},

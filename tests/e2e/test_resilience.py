@@ -52,6 +52,10 @@ async def test_orders_placed_while_the_broker_is_down_are_delivered_after_it_ret
 ):
     devstack.stop_pid(devstack.RUN / "kafka.pid", "Kafka")
     try:
+        orders_port = stack.port("orders")
+        devstack.wait_for(
+            lambda: not devstack.service_ready(orders_port), "readiness to report the broker", 20
+        )
         response = place(partner, order_body())
         assert response.status_code == 201, "the outbox accepts orders without the broker"
         order_id = response.json()["id"]
