@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import select, text
@@ -23,7 +24,9 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. A connection gone stale (a database
+        # restart) fails its statement; consumers and relays retry such failures.
+        pool_pre_ping=False,
         connect_args={"server_settings": {"application_name": settings.service_name}},
     )
 
@@ -41,29 +44,38 @@ async def database_reachable(engine: AsyncEngine) -> bool:
     return True
 
 
-async def record_facts(
+async def lock_rows(
     session: AsyncSession,
     model: type[T],
-    key: dict[str, Any],
-    facts: dict[str, Any],
-    defaults: dict[str, Any] | None = None,
-) -> T:
-    """Write what one event taught about the row of `key`, creating it if it is the first,
-    and return the row locked for the rest of the transaction.
+    key: str,
+    values: Iterable[Any],
+    new_row: Callable[[Any], dict[str, Any]] | None = None,
+) -> dict[Any, T]:
+    """The rows of `model` whose `key` column is in `values`, created first from
+    `new_row(value)` where missing (when `new_row` is given),
+    locked for the rest of the transaction and returned by key: two statements for a
+    whole batch.
 
     Services that join several events about one order (arriving in any order, on different
-    topics) keep the facts on one row; the lock makes their handlers take turns on it.
+    topics) keep the facts on one row: a consumer batch locks every row it will touch here,
+    the handlers change them in memory, and the unit of work writes them at commit. Rows are
+    locked in key order, so two transactions locking overlapping sets queue, never deadlock.
     """
-    statement = insert(model).values({**(defaults or {}), **key, **facts})
-    index = list(key)
-    statement = (
-        statement.on_conflict_do_update(index_elements=index, set_=facts)
-        if facts
-        else statement.on_conflict_do_nothing(index_elements=index)
+    wanted = sorted(set(values))
+    if not wanted:
+        return {}
+    column = getattr(model, key)
+    if new_row is not None:
+        await session.execute(
+            insert(model)
+            .values([{**new_row(value), key: value} for value in wanted])
+            .on_conflict_do_nothing(index_elements=[key])
+        )
+    rows = await session.scalars(
+        select(model)
+        .where(column.in_(wanted))
+        .order_by(column)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    await session.execute(statement)
-    row = await session.scalar(
-        select(model).filter_by(**key).with_for_update().execution_options(populate_existing=True)
-    )
-    assert row is not None, "the row was just written in this transaction"
-    return row
+    return {getattr(row, key): row for row in rows}

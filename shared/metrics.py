@@ -19,10 +19,16 @@ EVENTS_CONSUMED = Counter(
     "Events consumed, by outcome (handled, duplicate, ignored, dead_lettered)",
     ["service", "event_type", "outcome"],
 )
-HANDLER_SECONDS = Histogram(
-    "ehub_event_handler_seconds",
-    "Time to handle one event, inbox and commit included",
-    ["service", "event_type"],
+CONSUMER_BATCH_SECONDS = Histogram(
+    "ehub_consumer_batch_seconds",
+    "Time to handle one consumed batch, inbox, prefetch, handlers and commit included",
+    ["service"],
+)
+CONSUMER_BATCH_SIZE = Histogram(
+    "ehub_consumer_batch_events",
+    "Events handled in one consumer transaction",
+    ["service"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
 HTTP_REQUESTS = Histogram(
     "ehub_http_request_seconds",

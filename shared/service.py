@@ -24,11 +24,12 @@ from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import create_engine, database_reachable, session_factory
 from shared.events import Event
 from shared.logging import configure_logging
-from shared.messaging.consumer import EventConsumer, Handler
+from shared.messaging.consumer import EventConsumer, Handler, Prefetch
 from shared.messaging.dead_letters import DeadLetter, read_dead_letters, replay
 from shared.messaging.kafka import manual_commit_consumer, reliable_producer
 from shared.messaging.relay import OutboxRelay
@@ -97,7 +98,7 @@ def _relay_loop(runtime: ServiceRuntime) -> Callable[[], Awaitable[None]]:
         producer = reliable_producer(runtime.settings)
         await producer.start()
         try:
-            relay = OutboxRelay(runtime.units_of_work.sessions, producer, runtime.settings)
+            relay = OutboxRelay(runtime.engine, producer, runtime.settings)
             runtime.wake_relay = relay.wake
             runtime.fetch_broker_metadata = producer.client.fetch_all_metadata
             runtime.relay_ready = True
@@ -115,6 +116,7 @@ def _consumer_loop(
     runtime: ServiceRuntime,
     topics: Sequence[str],
     handlers: Mapping[type[Event], Handler],
+    prefetch: Prefetch | None,
 ) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         settings = runtime.settings
@@ -124,7 +126,9 @@ def _consumer_loop(
         await consumer.start()
         try:
             runtime.consumer_ready = True
-            await EventConsumer(consumer, dead_letters, runtime.units_of_work, handlers).run()
+            await EventConsumer(
+                consumer, dead_letters, runtime.units_of_work, handlers, prefetch
+            ).run()
         finally:
             runtime.consumer_ready = False
             await consumer.stop()
@@ -142,6 +146,7 @@ def create_service_app(
     routers: Sequence[APIRouter] = (),
     subscriptions: Sequence[str] = (),
     handlers: Mapping[type[Event], Handler] | None = None,
+    prefetch: Prefetch | None = None,
     background_jobs: Sequence[BackgroundJob] = (),
     version: str = "1.0.0",
 ) -> FastAPI:
@@ -160,7 +165,7 @@ def create_service_app(
         app.state.runtime = runtime
         runtime.tasks.append(asyncio.create_task(_supervise("outbox-relay", _relay_loop(runtime))))
         if subscriptions:
-            consumer = _consumer_loop(runtime, subscriptions, handlers or {})
+            consumer = _consumer_loop(runtime, subscriptions, handlers or {}, prefetch)
             runtime.tasks.append(asyncio.create_task(_supervise("consumer", consumer)))
         else:
             runtime.consumer_ready = True
@@ -180,24 +185,44 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     install_problem_handlers(app)
 
-    @app.middleware("http")
-    async def record_latency(request: Request, call_next):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        HTTP_REQUESTS.labels(
-            settings.service_name,
-            request.method,
-            getattr(route, "path", "unmatched"),
-            str(response.status_code),
-        ).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(RequestLatency, service=settings.service_name)
     app.include_router(_operations_router())
     for router in routers:
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     return app
+
+
+class RequestLatency:
+    """Records each request's latency by route and status (plain ASGI: no per-request task)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self._app = app
+        self._service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_with_status)
+        finally:
+            route = scope.get("route")
+            HTTP_REQUESTS.labels(
+                self._service,
+                scope["method"],
+                getattr(route, "path", "unmatched"),
+                str(status),
+            ).observe(time.perf_counter() - started)
 
 
 def _operations_router() -> APIRouter:

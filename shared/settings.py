@@ -40,13 +40,29 @@ class ServiceSettings(BaseSettings):
     )
     db_max_overflow: int = 10
     outbox_poll_interval_seconds: float = 0.5
-    outbox_batch_size: int = 200
+    outbox_batch_size: int = Field(default=1000, ge=1, description="Rows per relay pass at most")
+    outbox_gather_seconds: float = Field(
+        default=0.005,
+        ge=0,
+        description="How long the relay lets rows gather after a wake-up, to publish in batches",
+    )
+    consumer_batch_size: int = Field(
+        default=500,
+        ge=1,
+        description="Events handled in one database transaction at most (1: one per event)",
+    )
     consumer_max_attempts: int = Field(
         default=3,
         description="Attempts at a failing handler before its message is dead-lettered",
     )
     otel_traces_exporter: Literal["none", "console", "otlp"] = "none"
     otel_exporter_otlp_endpoint: str = "http://127.0.0.1:4318"
+    otel_traces_sampler_ratio: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Share of new traces recorded; a span follows its parent's decision",
+    )
     log_level: str = "INFO"
     operator_api_key: str = Field(
         default="dev-operator-key",

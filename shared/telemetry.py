@@ -14,8 +14,12 @@ from opentelemetry.sdk.trace.export import (
     ConsoleSpanExporter,
     SimpleSpanProcessor,
 )
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 
 from shared.settings import ServiceSettings
+
+# Names the event a Kafka record carries, so consumers skip what they do not handle unparsed.
+EVENT_TYPE_HEADER = "ce_type"
 
 _configured = False
 
@@ -25,10 +29,18 @@ def configure_tracing(settings: ServiceSettings) -> None:
     global _configured
     if _configured:
         return
+    # With no exporter nothing is recorded (a span that goes nowhere costs CPU for nothing),
+    # yet trace ids still propagate and reach the logs.
+    sampler = (
+        ALWAYS_OFF
+        if settings.otel_traces_exporter == "none"
+        else ParentBased(TraceIdRatioBased(settings.otel_traces_sampler_ratio))
+    )
     provider = TracerProvider(
+        sampler=sampler,
         resource=Resource.create(
             {"service.name": settings.service_name, "service.namespace": "liege-ehub"}
-        )
+        ),
     )
     if settings.otel_traces_exporter == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))

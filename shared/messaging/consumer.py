@@ -1,11 +1,19 @@
-"""The idempotent consumer runtime shared by all services.
+"""The idempotent consumer runtime shared by all services, batched.
 
-For each message: parse the CloudEvents envelope, claim the event id in the inbox and
-run the handler in one database transaction, commit, and only then commit the Kafka
-offset. A redelivered event finds its id already claimed and is acknowledged without
-effect. A message that cannot be parsed or validated, or whose handler keeps failing,
-goes to the service's dead-letter topic with the error in its headers; infrastructure
-failures (database or broker down) are retried until they pass, so nothing is lost.
+A poll of the broker yields a batch of records. The runtime drops at once those whose
+`ce_type` header names an event the service does not handle (without parsing them), parses
+the rest, and handles the batch in ONE database transaction: it claims every event id in
+the inbox with one statement, lets the service's `prefetch` load and lock in bulk what the
+handlers will touch, runs each handler in the order the events were consumed, commits once,
+and only then commits the Kafka offsets. A redelivered event finds its id already claimed
+and has no effect.
+
+A handler that raises rolls the batch back. The events before it are handled again in a
+transaction of their own, the failing one alone (retried, then dead-lettered with the error
+in its headers), and the rest carry on as a batch: one poison event never blocks or rolls
+back its neighbours for good. A message that cannot be parsed is dead-lettered at once.
+Infrastructure failures (database or broker down) are retried until they pass, without
+committing the offset, so nothing is lost.
 """
 
 from __future__ import annotations
@@ -13,26 +21,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from opentelemetry import trace
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.events import Envelope, Event, UnknownEventType, dead_letter_topic
-from shared.messaging.tables import inbox
 from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from shared.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
-from shared.telemetry import carrier_from_kafka_headers, context_from, tracer
+from shared.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_BATCH_SIZE, EVENTS_CONSUMED
+from shared.telemetry import EVENT_TYPE_HEADER, carrier_from_kafka_headers, context_from, tracer
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event, Envelope, UnitOfWork], Awaitable[None]]
+Prefetch = Callable[[Sequence[Event], UnitOfWork], Awaitable[None]]
 
 INFRASTRUCTURE_ERRORS = (
     OperationalError,
@@ -40,6 +48,13 @@ INFRASTRUCTURE_ERRORS = (
     TimeoutError,
     KafkaError,
     ConnectionError,
+)
+MAX_INFRASTRUCTURE_DELAY = 5.0
+
+CLAIM_EVENTS = text(
+    "INSERT INTO inbox (event_id, event_type, consumer_group) "
+    "SELECT unnest(CAST(:ids AS uuid[])), unnest(CAST(:types AS varchar[])), :group "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
 )
 
 
@@ -58,6 +73,25 @@ IGNORED = ConsumerOutcome("ignored")
 DEAD_LETTERED = ConsumerOutcome("dead_lettered")
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One parsed event of a batch, with the record it came in."""
+
+    record: ConsumerRecord
+    envelope: Envelope
+    event: Event
+    handler: Handler
+
+
+class HandlerFailed(Exception):
+    """The handler (or the prefetch) of the batch's delivery at `index` raised `error`."""
+
+    def __init__(self, index: int, error: BaseException) -> None:
+        super().__init__(repr(error))
+        self.index = index
+        self.error = error
+
+
 def _is_infrastructure_failure(error: BaseException) -> bool:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
@@ -67,67 +101,98 @@ def _is_infrastructure_failure(error: BaseException) -> bool:
 class EventConsumer:
     def __init__(
         self,
-        consumer: AIOKafkaConsumer,
+        consumer: AIOKafkaConsumer | None,
         dead_letter_producer: AIOKafkaProducer,
         units_of_work: UnitOfWorkFactory,
         handlers: Mapping[type[Event], Handler],
+        prefetch: Prefetch | None = None,
     ) -> None:
         self._consumer = consumer
         self._dead_letters = dead_letter_producer
         self._units_of_work = units_of_work
         self._handlers = {contract.type_name(): handler for contract, handler in handlers.items()}
+        self._prefetch = prefetch
         settings = units_of_work.settings
         self._service = settings.service_name
         self._group = settings.consumer_group
         self._dead_letter_topic = dead_letter_topic(settings.consumer_group)
         self._max_attempts = settings.consumer_max_attempts
+        self._batch_size = settings.consumer_batch_size
         self._tracer = tracer(__name__)
 
     async def run(self) -> None:
+        assert self._consumer is not None, "run() needs a Kafka consumer"
         while True:
-            batches = await self._consumer.getmany(timeout_ms=1000, max_records=100)
-            if not batches:
+            polled = await self._consumer.getmany(timeout_ms=1000, max_records=self._poll_size)
+            if not polled:
                 continue
-            # Partitions are independent (an order's events share one), so they are handled
-            # concurrently; within a partition, strictly in order.
-            await asyncio.gather(*(self._process_in_order(records) for records in batches.values()))
+            await self._process_polled(polled)
             await self._consumer.commit(
-                {partition: records[-1].offset + 1 for partition, records in batches.items()}
+                {partition: records[-1].offset + 1 for partition, records in polled.items()}
             )
 
-    async def _process_in_order(self, records: list[ConsumerRecord]) -> None:
-        for record in records:
-            await self.process(record)
+    @property
+    def _poll_size(self) -> int:
+        return max(self._batch_size, 100)
+
+    async def _process_polled(self, polled: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+        records = [record for batch in polled.values() for record in batch]
+        if len(records) <= self._batch_size:
+            await self.process_batch(records)
+            return
+        # Smaller transactions than a poll: partitions are independent (an order's events share
+        # one), so they go concurrently, each strictly in order.
+        await asyncio.gather(*(self._process_in_chunks(batch) for batch in polled.values()))
+
+    async def _process_in_chunks(self, records: list[ConsumerRecord]) -> None:
+        for start in range(0, len(records), self._batch_size):
+            await self.process_batch(records[start : start + self._batch_size])
 
     async def process(self, record: ConsumerRecord) -> ConsumerOutcome:
-        carrier = carrier_from_kafka_headers(record.headers)
-        with self._tracer.start_as_current_span(
-            f"{record.topic} process",
-            context=context_from(carrier),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "process",
-                "messaging.destination.name": record.topic,
-                "messaging.consumer.group.name": self._group,
-                "messaging.kafka.message.offset": record.offset,
-                "messaging.destination.partition.id": str(record.partition),
-            },
-        ) as span:
+        """Handle one record on its own; the outcome says what became of it."""
+        [outcome] = await self.process_batch([record])
+        return outcome
+
+    async def process_batch(self, records: Sequence[ConsumerRecord]) -> list[ConsumerOutcome]:
+        """Handle `records` (in consumption order) in as few transactions as the handlers
+        allow; returns each record's outcome, in the same order."""
+        started = time.perf_counter()
+        outcomes: list[ConsumerOutcome | None] = [None] * len(records)
+        deliveries: list[tuple[int, Delivery]] = []
+        seen: set = set()
+        poisoned: list[tuple[ConsumerRecord, BaseException]] = []
+        for position, record in enumerate(records):
+            announced = _header(record, EVENT_TYPE_HEADER)
+            if announced is not None and announced not in self._handlers:
+                outcomes[position] = self._count(announced, IGNORED)
+                continue
             try:
                 envelope, event = self._parse(record)
             except PoisonMessage as error:
-                await self._dead_letter(record, error, attempts=1)
-                return self._count("unparseable", DEAD_LETTERED)
+                poisoned.append((record, error))
+                outcomes[position] = self._count("unparseable", DEAD_LETTERED)
+                continue
             except UnknownEventType:
-                return self._count("unknown", IGNORED)
-            span.set_attribute("messaging.message.id", str(envelope.id))
-            span.set_attribute("cloudevents.event_type", envelope.type)
-            span.set_attribute("ehub.order_id", envelope.subject)
+                outcomes[position] = self._count("unknown", IGNORED)
+                continue
             handler = self._handlers.get(envelope.type)
             if handler is None:
-                return self._count(envelope.type, IGNORED)
-            return await self._handle_with_retries(record, envelope, event, handler)
+                outcomes[position] = self._count(envelope.type, IGNORED)
+            elif envelope.id in seen:
+                outcomes[position] = self._count(envelope.type, DUPLICATE)
+            else:
+                seen.add(envelope.id)
+                deliveries.append((position, Delivery(record, envelope, event, handler)))
+        if poisoned:
+            await self._dead_letter(poisoned, attempts=1)
+        if deliveries:
+            handled = await self._handle([delivery for _, delivery in deliveries])
+            for (position, delivery), outcome in zip(deliveries, handled, strict=True):
+                outcomes[position] = self._count(delivery.envelope.type, outcome)
+        if deliveries:
+            CONSUMER_BATCH_SIZE.labels(self._service).observe(len(deliveries))
+            CONSUMER_BATCH_SECONDS.labels(self._service).observe(time.perf_counter() - started)
+        return [outcome or IGNORED for outcome in outcomes]
 
     def _parse(self, record: ConsumerRecord) -> tuple[Envelope, Event]:
         try:
@@ -139,86 +204,170 @@ class EventConsumer:
         except ValidationError as error:
             raise PoisonMessage(f"{envelope.type} fails its contract: {error}") from error
 
-    async def _handle_with_retries(
-        self, record: ConsumerRecord, envelope: Envelope, event: Event, handler: Handler
-    ) -> ConsumerOutcome:
-        attempt = 0
-        infrastructure_delay = 0.5
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            try:
-                outcome = await self._handle_once(envelope, event, handler)
-                elapsed = time.perf_counter() - started
-                HANDLER_SECONDS.labels(self._service, envelope.type).observe(elapsed)
-                log.info(
-                    "event %s",
-                    outcome.name,
-                    extra={
-                        "event_type": envelope.type,
-                        "event_id": str(envelope.id),
-                        "order_id": envelope.subject,
-                        "handler_ms": round(elapsed * 1000, 1),
-                    },
-                )
-                return self._count(envelope.type, outcome)
-            except Exception as error:
-                if _is_infrastructure_failure(error):
-                    log.warning(
-                        "infrastructure failure handling event; retrying",
-                        extra={"event_id": str(envelope.id), "error": repr(error)},
-                    )
-                    await asyncio.sleep(infrastructure_delay)
-                    infrastructure_delay = min(infrastructure_delay * 2, 30.0)
-                    attempt -= 1
-                    continue
-                if attempt >= self._max_attempts:
-                    log.exception(
-                        "handler failed; dead-lettering",
-                        extra={"event_id": str(envelope.id), "attempts": attempt},
-                    )
-                    await self._dead_letter(record, error, attempts=attempt)
-                    return self._count(envelope.type, DEAD_LETTERED)
-                await asyncio.sleep(0.2 * 2**attempt)
-
-    async def _handle_once(
-        self, envelope: Envelope, event: Event, handler: Handler
-    ) -> ConsumerOutcome:
-        async with self._units_of_work() as uow:
-            claimed = await uow.session.execute(
-                insert(inbox)
-                .values(
-                    event_id=envelope.id,
-                    consumer_group=self._group,
-                    event_type=envelope.type,
-                )
-                .on_conflict_do_nothing()
-                .returning(inbox.c.event_id)
+    async def _handle(self, deliveries: list[Delivery]) -> list[ConsumerOutcome]:
+        """Outcomes of `deliveries`, isolating a failing handler from its neighbours."""
+        try:
+            return await self._in_one_transaction(deliveries)
+        except HandlerFailed as failure:
+            if len(deliveries) == 1:
+                return [await self._retry_alone(deliveries[0], failure.error)]
+            index = failure.index
+            before = await self._handle(deliveries[:index]) if index else []
+            culprit = await self._handle([deliveries[index]])
+            after = (
+                await self._handle(deliveries[index + 1 :]) if index + 1 < len(deliveries) else []
             )
-            if claimed.first() is None:
-                return DUPLICATE
-            await handler(event, envelope, uow)
-            await uow.commit()
-        return HANDLED
+            return before + culprit + after
+
+    async def _retry_alone(self, delivery: Delivery, error: BaseException) -> ConsumerOutcome:
+        attempt = 1
+        while attempt < self._max_attempts:
+            await asyncio.sleep(0.2 * 2**attempt)
+            attempt += 1
+            try:
+                [outcome] = await self._in_one_transaction([delivery])
+                return outcome
+            except HandlerFailed as failure:
+                error = failure.error
+        log.error(
+            "handler failed; dead-lettering",
+            extra={
+                "event_id": str(delivery.envelope.id),
+                "event_type": delivery.envelope.type,
+                "order_id": delivery.envelope.subject,
+                "attempts": attempt,
+                "error_type": type(error).__name__,
+            },
+        )
+        await self._dead_letter([(delivery.record, error)], attempts=attempt)
+        return DEAD_LETTERED
+
+    async def _in_one_transaction(self, deliveries: list[Delivery]) -> list[ConsumerOutcome]:
+        """Run the deliveries' handlers in one transaction, retrying infrastructure failures
+        until they pass; a handler's own failure is raised as `HandlerFailed`."""
+        delay = 0.2
+        while True:
+            try:
+                return await self._transaction(deliveries)
+            except HandlerFailed as failure:
+                if not _is_infrastructure_failure(failure.error):
+                    raise
+                error: BaseException = failure.error
+            except Exception as unexpected:
+                if not _is_infrastructure_failure(unexpected):
+                    raise
+                error = unexpected
+            log.warning(
+                "infrastructure failure handling a batch; retrying",
+                extra={"events": len(deliveries), "error_type": type(error).__name__},
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_INFRASTRUCTURE_DELAY)
+
+    async def _transaction(self, deliveries: list[Delivery]) -> list[ConsumerOutcome]:
+        with self._tracer.start_as_current_span(
+            f"process {self._group}",
+            kind=trace.SpanKind.CONSUMER,
+            links=[_link(delivery.record) for delivery in deliveries[:128]],
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.consumer.group.name": self._group,
+                "messaging.batch.message_count": len(deliveries),
+            },
+        ):
+            async with self._units_of_work() as uow:
+                claimed = await self._claim(uow, deliveries)
+                fresh = [index for index, d in enumerate(deliveries) if d.envelope.id in claimed]
+                if fresh and self._prefetch is not None:
+                    try:
+                        await self._prefetch([deliveries[index].event for index in fresh], uow)
+                    except Exception as error:
+                        raise HandlerFailed(fresh[0], error) from error
+                for index in fresh:
+                    await self._run_handler(deliveries[index], index, uow)
+                await uow.commit()
+        return [HANDLED if d.envelope.id in claimed else DUPLICATE for d in deliveries]
+
+    async def _claim(self, uow: UnitOfWork, deliveries: list[Delivery]) -> set:
+        """Claim every event id of the batch in the inbox; returns those that were new."""
+        claimed = await uow.session.execute(
+            CLAIM_EVENTS,
+            {
+                "ids": [delivery.envelope.id for delivery in deliveries],
+                "types": [delivery.envelope.type for delivery in deliveries],
+                "group": self._group,
+            },
+        )
+        return set(claimed.scalars())
+
+    async def _run_handler(self, delivery: Delivery, index: int, uow: UnitOfWork) -> None:
+        record, envelope = delivery.record, delivery.envelope
+        with self._tracer.start_as_current_span(
+            f"process {record.topic}",
+            context=context_from(carrier_from_kafka_headers(record.headers)),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": self._group,
+                "messaging.kafka.offset": record.offset,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.message.id": str(envelope.id),
+                "cloudevents.event_type": envelope.type,
+                "ehub.order_id": envelope.subject,
+            },
+        ):
+            try:
+                await delivery.handler(delivery.event, envelope, uow)
+            except Exception as error:
+                raise HandlerFailed(index, error) from error
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "event handled",
+                extra={
+                    "event_type": envelope.type,
+                    "event_id": str(envelope.id),
+                    "order_id": envelope.subject,
+                },
+            )
 
     async def _dead_letter(
-        self, record: ConsumerRecord, error: BaseException, attempts: int
+        self, failures: list[tuple[ConsumerRecord, BaseException]], attempts: int
     ) -> None:
-        headers = list(record.headers or ())
-        headers += [
-            ("dlq.error.type", type(error).__name__.encode()),
-            ("dlq.error.message", str(error)[:4000].encode()),
-            ("dlq.original.topic", record.topic.encode()),
-            ("dlq.original.partition", str(record.partition).encode()),
-            ("dlq.original.offset", str(record.offset).encode()),
-            ("dlq.consumer.group", self._group.encode()),
-            ("dlq.attempts", str(attempts).encode()),
-            ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
-        ]
-        await self._dead_letters.send_and_wait(
-            self._dead_letter_topic, value=record.value, key=record.key, headers=headers
-        )
+        sent = []
+        for record, error in failures:
+            headers = list(record.headers or ())
+            headers += [
+                ("dlq.error.type", type(error).__name__.encode()),
+                ("dlq.error.message", str(error)[:4000].encode()),
+                ("dlq.original.topic", record.topic.encode()),
+                ("dlq.original.partition", str(record.partition).encode()),
+                ("dlq.original.offset", str(record.offset).encode()),
+                ("dlq.consumer.group", self._group.encode()),
+                ("dlq.attempts", str(attempts).encode()),
+                ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
+            ]
+            sent.append(
+                await self._dead_letters.send(
+                    self._dead_letter_topic, value=record.value, key=record.key, headers=headers
+                )
+            )
+        await asyncio.gather(*sent)
 
     def _count(self, event_type: str, outcome: ConsumerOutcome) -> ConsumerOutcome:
         EVENTS_CONSUMED.labels(self._service, event_type, outcome.name).inc()
         return outcome
+
+
+def _header(record: ConsumerRecord, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name and value is not None:
+            return value.decode(errors="replace")
+    return None
+
+
+def _link(record: ConsumerRecord) -> trace.Link:
+    context = trace.get_current_span(context_from(carrier_from_kafka_headers(record.headers)))
+    return trace.Link(context.get_span_context())

@@ -1,10 +1,19 @@
 """The outbox relay: publishes committed outbox rows to Kafka, in order, at least once.
 
-A row is marked published only after the broker acknowledged it (idempotent producer,
-`acks=all`). A crash between the acknowledgement and the mark re-sends the row on the
-next pass; consumers drop the duplicate through their inbox. A transaction-scoped
-advisory lock lets only one replica relay at a time, which keeps each order's events
-in the order they were written.
+The outbox is split into buckets by partition key (`OUTBOX_BUCKETS`, as many as the topics
+have partitions), so one order's events always fall in one bucket. Each bucket is relayed
+by one replica at a time, the holder of its session-level advisory lock on the relay's own
+connection; replicas share the buckets evenly (each counts the others by their presence
+lock) and a replica that dies drops its locks with its connection, so the others take its
+buckets over. Per-key order holds because a bucket's rows are sent in position order by a
+single holder, one pass after the other.
+
+A pass gathers for a few milliseconds after a wake-up, reads up to `outbox_batch_size`
+rows, hands them all to the producer (which batches them), waits for the broker's
+acknowledgement of every one (idempotent producer, `acks=all`) and deletes them with one
+statement. No transaction is held open meanwhile. A crash between the acknowledgement and
+the delete re-sends the rows on the next pass; consumers drop the duplicates through their
+inbox.
 """
 
 from __future__ import annotations
@@ -12,117 +21,237 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import delete, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.messaging.tables import inbox, outbox
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_LAG_SECONDS
 from shared.settings import ServiceSettings
-from shared.telemetry import context_from, current_trace_context, kafka_headers, tracer
+from shared.telemetry import EVENT_TYPE_HEADER, context_from, current_trace_context, kafka_headers
+from shared.telemetry import tracer as make_tracer
 
 log = logging.getLogger(__name__)
 
-RELAY_LOCK_ID = 0x0E4B_0B0C  # one relay per database at a time
-PUBLISHED_RETENTION = timedelta(days=7)
+OUTBOX_BUCKETS = 6
+# Advisory lock keys (two-int form): (BUCKET_LOCK, bucket) and (PRESENCE_LOCK, backend pid).
+BUCKET_LOCK = 0x0E4B0B0C
+PRESENCE_LOCK = 0x0E4B0B0D
+REBALANCE_SECONDS = 1.0
 INBOX_RETENTION = timedelta(days=14)
+CONTENT_TYPE = ("content-type", b"application/cloudevents+json; charset=utf-8")
+
+BUCKET_OF = f"mod(hashtext(partition_key) & 2147483647, {OUTBOX_BUCKETS})"
+PENDING = text(
+    "SELECT position, event_id, topic, partition_key, event_type, payload, trace_context, "
+    f"created_at FROM outbox WHERE {BUCKET_OF} = ANY(CAST(:buckets AS int[])) "
+    "ORDER BY position LIMIT :limit"
+).columns(
+    *(
+        outbox.c[name]
+        for name in (
+            "position",
+            "event_id",
+            "topic",
+            "partition_key",
+            "event_type",
+            "payload",
+            "trace_context",
+            "created_at",
+        )
+    )
+)
+PUBLISHED = text("DELETE FROM outbox WHERE position = ANY(CAST(:positions AS bigint[]))")
+ANNOUNCE = text("SELECT pg_advisory_lock(:presence, pg_backend_pid())")
+RELAYS = text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND classid = CAST(:presence AS oid) AND objsubid = 2"
+)
+TAKE = text(
+    "SELECT bucket FROM unnest(CAST(:candidates AS int[])) AS bucket "
+    "WHERE pg_try_advisory_lock(:bucket_lock, bucket) LIMIT :wanted"
+)
+RELEASE = text(
+    "SELECT pg_advisory_unlock(:bucket_lock, bucket) FROM unnest(CAST(:buckets AS int[])) bucket"
+)
 
 
 class OutboxRelay:
     def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        producer: AIOKafkaProducer,
-        settings: ServiceSettings,
+        self, engine: AsyncEngine, producer: AIOKafkaProducer, settings: ServiceSettings
     ) -> None:
-        self._sessions = sessions
+        self._engine = engine
         self._producer = producer
         self._settings = settings
         self._wakeup = asyncio.Event()
-        self._tracer = tracer(__name__)
+        self._tracer = make_tracer(__name__)
+        self._connection: AsyncConnection | None = None
+        self._buckets: list[int] = []
+        self._rebalanced_at = 0.0
+
+    @property
+    def buckets(self) -> list[int]:
+        """The buckets this relay holds now."""
+        return list(self._buckets)
 
     def wake(self) -> None:
         """Called after a commit that wrote events, so they leave without waiting for the poll."""
         self._wakeup.set()
 
     async def run(self) -> None:
-        passes = 0
-        while True:
-            published = await self.publish_pending()
-            if published >= self._settings.outbox_batch_size:
-                continue
-            passes += 1
-            if passes % 1000 == 0:
-                await self.purge_history()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wakeup.wait(),
-                    timeout=self._settings.outbox_poll_interval_seconds,
-                )
-            self._wakeup.clear()
+        try:
+            passes = 0
+            while True:
+                published = await self.publish_pending()
+                if published >= self._settings.outbox_batch_size:
+                    continue
+                passes += 1
+                if passes % 1000 == 0:
+                    await self.purge_history()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._wakeup.wait(),
+                        timeout=self._settings.outbox_poll_interval_seconds,
+                    )
+                self._wakeup.clear()
+                if self._settings.outbox_gather_seconds > 0:
+                    await asyncio.sleep(self._settings.outbox_gather_seconds)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Give the buckets up. The connection goes back to the pool, which would keep
+        session locks alive: they are released first, or the connection is dropped."""
+        connection, self._connection = self._connection, None
+        self._buckets = []
+        if connection is None:
+            return
+        try:
+            await connection.execute(text("SELECT pg_advisory_unlock_all()"))
+            await connection.close()
+        except Exception:
+            with contextlib.suppress(Exception):  # a broken connection is gone already
+                await connection.invalidate()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows; returns how many were published."""
-        async with self._sessions.begin() as session:
-            if not await session.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_ID))):
-                return 0
-            rows = (
-                await session.execute(
-                    select(outbox)
-                    .where(outbox.c.published_at.is_(None))
-                    .order_by(outbox.c.position)
-                    .limit(self._settings.outbox_batch_size)
-                )
-            ).all()
-            if not rows:
-                return 0
-            deliveries = [await self._send(row) for row in rows]
-            await asyncio.gather(*deliveries)
-            await session.execute(
-                update(outbox)
-                .where(outbox.c.position.in_([row.position for row in rows]))
-                .values(published_at=func.now())
+        """Publish one batch of the pending rows of this relay's buckets; returns how many.
+
+        A failure gives the buckets up, as the death of the process would: what was not
+        deleted is sent again by whoever takes the bucket next."""
+        try:
+            return await self._publish_pending()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _publish_pending(self) -> int:
+        connection = await self._connected()
+        if time.monotonic() - self._rebalanced_at >= REBALANCE_SECONDS:
+            await self._rebalance(connection)
+        if not self._buckets:
+            return 0
+        rows = (
+            await connection.execute(
+                PENDING, {"buckets": self._buckets, "limit": self._settings.outbox_batch_size}
             )
+        ).all()
+        if not rows:
+            return 0
+        await asyncio.gather(*[await self._send(row) for row in rows])
+        await connection.execute(PUBLISHED, {"positions": [row.position for row in rows]})
         lag = datetime.now(UTC) - rows[0].created_at
         OUTBOX_LAG_SECONDS.labels(self._settings.service_name).set(lag.total_seconds())
         EVENTS_PUBLISHED.labels(self._settings.service_name).inc(len(rows))
         return len(rows)
 
+    async def _connected(self) -> AsyncConnection:
+        if self._connection is None:
+            connection = await self._engine.connect()
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(ANNOUNCE, {"presence": PRESENCE_LOCK})
+            self._connection = connection
+            self._rebalanced_at = 0.0
+        return self._connection
+
+    async def _rebalance(self, connection: AsyncConnection) -> None:
+        """Hold a fair share of the buckets: give surplus ones up, take free ones."""
+        relays = await connection.scalar(RELAYS, {"presence": PRESENCE_LOCK}) or 1
+        share = math.ceil(OUTBOX_BUCKETS / relays)
+        if len(self._buckets) > share:
+            surplus = self._buckets[share:]
+            await connection.execute(RELEASE, {"bucket_lock": BUCKET_LOCK, "buckets": surplus})
+            self._buckets = self._buckets[:share]
+        elif len(self._buckets) < share:
+            candidates = [b for b in range(OUTBOX_BUCKETS) if b not in self._buckets]
+            taken = await connection.scalars(
+                TAKE,
+                {
+                    "bucket_lock": BUCKET_LOCK,
+                    "candidates": candidates,
+                    "wanted": share - len(self._buckets),
+                },
+            )
+            self._buckets = sorted([*self._buckets, *taken])
+        self._rebalanced_at = time.monotonic()
+
     async def _send(self, row) -> asyncio.Future:
-        with self._tracer.start_as_current_span(
-            f"{row.topic} publish",
+        """Hand the row to the producer; the returned future settles at the acknowledgement,
+        which is when its span ends."""
+        span = self._tracer.start_span(
+            f"send {row.topic}",
             context=context_from(row.trace_context),
             kind=trace.SpanKind.PRODUCER,
             attributes={
                 "messaging.system": "kafka",
-                "messaging.operation.type": "publish",
+                "messaging.operation.type": "send",
+                "messaging.operation.name": "send",
                 "messaging.destination.name": row.topic,
                 "messaging.message.id": str(row.event_id),
                 "messaging.kafka.message.key": row.partition_key,
                 "cloudevents.event_type": row.event_type,
             },
-        ):
+        )
+        with trace.use_span(span, end_on_exit=False):
             headers = kafka_headers(current_trace_context())
-            headers.append(("content-type", b"application/cloudevents+json; charset=utf-8"))
-            return await self._producer.send(
-                row.topic,
-                value=row.payload,
-                key=row.partition_key.encode(),
-                headers=headers,
+        headers.append(CONTENT_TYPE)
+        headers.append((EVENT_TYPE_HEADER, row.event_type.encode()))
+        try:
+            delivery = await self._producer.send(
+                row.topic, value=row.payload, key=row.partition_key.encode(), headers=headers
             )
+        except BaseException as error:
+            span.record_exception(error)
+            span.set_status(trace.StatusCode.ERROR)
+            span.end()
+            raise
+        delivery.add_done_callback(lambda settled: _end_send_span(span, settled))
+        return delivery
 
     async def purge_history(self) -> None:
-        """Forget published outbox rows and processed inbox ids once they can matter no more.
+        """Forget processed inbox ids once they can matter no more.
 
         An inbox id guards against redelivery, which cannot come later than the topic's
         retention (7 days); it is kept twice as long.
         """
-        now = datetime.now(UTC)
-        async with self._sessions.begin() as session:
-            await session.execute(
-                delete(outbox).where(outbox.c.published_at < now - PUBLISHED_RETENTION)
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                delete(inbox).where(inbox.c.processed_at < datetime.now(UTC) - INBOX_RETENTION)
             )
-            await session.execute(delete(inbox).where(inbox.c.processed_at < now - INBOX_RETENTION))
+
+
+def _end_send_span(span: trace.Span, delivery: asyncio.Future) -> None:
+    if delivery.cancelled():
+        span.set_status(trace.StatusCode.ERROR, "cancelled")
+    elif delivery.exception() is not None:
+        span.record_exception(delivery.exception())
+        span.set_status(trace.StatusCode.ERROR)
+    else:
+        metadata = delivery.result()
+        span.set_attribute("messaging.destination.partition.id", str(metadata.partition))
+        span.set_attribute("messaging.kafka.offset", metadata.offset)
+    span.end()

@@ -1,22 +1,32 @@
 """One database transaction holding a state change and the events it emits.
 
-Handlers and routes change state through a `UnitOfWork`; `emit` stages the event in
-the outbox table inside the same transaction, so the event exists if and only if
-the state change was committed.
+Handlers and routes change state through a `UnitOfWork`; `emit` stages the event, and
+`commit` writes every staged event to the outbox table with one statement inside the same
+transaction, so an event exists if and only if the state change was committed.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
 from types import TracebackType
 
-from sqlalchemy import insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.events import Envelope, Event
-from shared.messaging.tables import outbox
 from shared.settings import ServiceSettings
 from shared.telemetry import current_trace_context
+
+log = logging.getLogger(__name__)
+
+WRITE_OUTBOX = text(
+    "INSERT INTO outbox (event_id, topic, partition_key, event_type, payload, trace_context) "
+    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS varchar[]), "
+    "CAST(:keys AS varchar[]), CAST(:types AS varchar[]), CAST(:payloads AS bytea[]), "
+    "CAST(:contexts AS jsonb[]))"
+)
 
 
 class UnitOfWork:
@@ -29,7 +39,7 @@ class UnitOfWork:
         self._sessions = sessions
         self._settings = settings
         self._on_commit_with_events = on_commit_with_events
-        self._emitted = 0
+        self._staged: list[tuple[Envelope, str, str]] = []
         self.session: AsyncSession
 
     async def __aenter__(self) -> UnitOfWork:
@@ -43,29 +53,38 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._staged.clear()
         if self.session.in_transaction():
             await self.session.rollback()
         await self.session.close()
 
     async def emit(self, event: Event) -> Envelope:
+        """Stage `event` for the outbox; it is written with the transaction's commit, along
+        with the trace context it was emitted in."""
         envelope = Envelope.wrap(event, self._settings.source)
-        await self.session.execute(
-            insert(outbox).values(
-                event_id=envelope.id,
-                topic=self._settings.topic(event.topic),
-                partition_key=envelope.subject,
-                event_type=envelope.type,
-                payload=envelope.to_bytes(),
-                trace_context=current_trace_context(),
-            )
+        self._staged.append(
+            (envelope, self._settings.topic(event.topic), json.dumps(current_trace_context()))
         )
-        self._emitted += 1
+        # An emitted event is a state change of the saga: worth a line at INFO.
+        log.info("event emitted", extra={"event_type": envelope.type, "order_id": envelope.subject})
         return envelope
 
     async def commit(self) -> None:
+        staged, self._staged = self._staged, []
+        if staged:
+            await self.session.execute(
+                WRITE_OUTBOX,
+                {
+                    "ids": [envelope.id for envelope, _, _ in staged],
+                    "topics": [topic for _, topic, _ in staged],
+                    "keys": [envelope.subject for envelope, _, _ in staged],
+                    "types": [envelope.type for envelope, _, _ in staged],
+                    "payloads": [envelope.to_bytes() for envelope, _, _ in staged],
+                    "contexts": [context for _, _, context in staged],
+                },
+            )
         await self.session.commit()
-        if self._emitted:
-            self._emitted = 0
+        if staged:
             self._on_commit_with_events()
 
 

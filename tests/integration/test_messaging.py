@@ -85,6 +85,20 @@ async def producer(settings: ServiceSettings):
     await producer.stop()
 
 
+@pytest.fixture
+async def relays(engine, settings: ServiceSettings):
+    """Makes relays on the test outbox; each gives its buckets up when the test ends."""
+    made: list[OutboxRelay] = []
+
+    def relay(producer) -> OutboxRelay:
+        made.append(OutboxRelay(engine, producer, settings))
+        return made[-1]
+
+    yield relay
+    for relay_made in made:
+        await relay_made.close()
+
+
 class CrashAfterPublish:
     """A producer whose process dies right after the broker acknowledged the batch."""
 
@@ -98,13 +112,13 @@ class CrashAfterPublish:
 
 
 async def test_committed_event_is_published_with_its_trace_context(
-    units_of_work, settings, producer, order_id
+    relays, units_of_work, settings, producer, order_id
 ):
     async with units_of_work() as uow:
         await uow.emit(authorized(order_id))
         await uow.commit()
 
-    published = await OutboxRelay(units_of_work.sessions, producer, settings).publish_pending()
+    published = await relays(producer).publish_pending()
 
     assert published == 1
     [record] = await read_topic(settings, settings.topic(Topics.PAYMENTS), order_id, expected=1)
@@ -121,25 +135,25 @@ async def test_committed_event_is_published_with_its_trace_context(
 
 
 async def test_rolled_back_transaction_publishes_nothing(
-    units_of_work, settings, producer, order_id
+    relays, units_of_work, settings, producer, order_id
 ):
     async with units_of_work() as uow:
         await uow.emit(authorized(order_id))
 
-    assert await OutboxRelay(units_of_work.sessions, producer, settings).publish_pending() == 0
+    assert await relays(producer).publish_pending() == 0
 
 
 async def test_relay_killed_between_publish_and_mark_resends_and_inbox_keeps_one_effect(
-    units_of_work, settings, producer, order_id
+    relays, units_of_work, settings, producer, order_id
 ):
     async with units_of_work() as uow:
         await uow.emit(authorized(order_id))
         await uow.commit()
 
-    crashing = OutboxRelay(units_of_work.sessions, CrashAfterPublish(producer), settings)
+    crashing = relays(CrashAfterPublish(producer))
     with pytest.raises(SystemError):
         await crashing.publish_pending()
-    assert await OutboxRelay(units_of_work.sessions, producer, settings).publish_pending() == 1
+    assert await relays(producer).publish_pending() == 1
 
     records = await read_topic(settings, settings.topic(Topics.PAYMENTS), order_id, expected=2)
     assert len(records) == 2, "the crash must cause a re-send, never a loss"
@@ -156,12 +170,12 @@ async def test_relay_killed_between_publish_and_mark_resends_and_inbox_keeps_one
 
 
 async def test_redelivered_event_is_acknowledged_without_effect(
-    units_of_work, settings, producer, order_id
+    relays, units_of_work, settings, producer, order_id
 ):
     async with units_of_work() as uow:
         await uow.emit(authorized(order_id))
         await uow.commit()
-    await OutboxRelay(units_of_work.sessions, producer, settings).publish_pending()
+    await relays(producer).publish_pending()
     [record] = await read_topic(settings, settings.topic(Topics.PAYMENTS), order_id, expected=1)
     consumer = EventConsumer(None, producer, units_of_work, {PaymentAuthorized: record_effect})
 
@@ -255,11 +269,13 @@ async def test_dead_letter_can_be_inspected_and_replayed_once_the_cause_is_fixed
     assert await effect_count(units_of_work, order_id) == 1
 
 
-async def test_history_older_than_its_use_is_purged(units_of_work, settings, producer, order_id):
+async def test_history_older_than_its_use_is_purged(
+    relays, units_of_work, settings, producer, order_id
+):
     async with units_of_work() as uow:
         await uow.emit(authorized(order_id))
         await uow.commit()
-    relay = OutboxRelay(units_of_work.sessions, producer, settings)
+    relay = relays(producer)
     await relay.publish_pending()
     async with units_of_work() as uow:
         await uow.session.execute(
