@@ -84,9 +84,10 @@ class Delivery:
 
 
 class HandlerFailed(Exception):
-    """The handler (or the prefetch) of the batch's delivery at `index` raised `error`."""
+    """The handler (or the prefetch) of the batch's delivery at `index` raised `error`;
+    `index` is None when the failure belongs to no one handler (the writes at commit)."""
 
-    def __init__(self, index: int, error: BaseException) -> None:
+    def __init__(self, index: int | None, error: BaseException) -> None:
         super().__init__(repr(error))
         self.index = index
         self.error = error
@@ -211,6 +212,11 @@ class EventConsumer:
         except HandlerFailed as failure:
             if len(deliveries) == 1:
                 return [await self._retry_alone(deliveries[0], failure.error)]
+            if failure.index is None:
+                middle = len(deliveries) // 2
+                return await self._handle(deliveries[:middle]) + await self._handle(
+                    deliveries[middle:]
+                )
             index = failure.index
             before = await self._handle(deliveries[:index]) if index else []
             culprit = await self._handle([deliveries[index]])
@@ -286,7 +292,10 @@ class EventConsumer:
                         raise HandlerFailed(fresh[0], error) from error
                 for index in fresh:
                     await self._run_handler(deliveries[index], index, uow)
-                await uow.commit()
+                try:
+                    await uow.commit()
+                except Exception as error:
+                    raise HandlerFailed(None, error) from error
         return [HANDLED if d.envelope.id in claimed else DUPLICATE for d in deliveries]
 
     async def _claim(self, uow: UnitOfWork, deliveries: list[Delivery]) -> set:

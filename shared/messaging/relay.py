@@ -68,9 +68,11 @@ PENDING = text(
 )
 PUBLISHED = text("DELETE FROM outbox WHERE position = ANY(CAST(:positions AS bigint[]))")
 ANNOUNCE = text("SELECT pg_advisory_lock(:presence, pg_backend_pid())")
+# pg_locks spans the cluster, advisory locks are per database: count this database's relays.
 RELAYS = text(
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-    "AND classid = CAST(:presence AS oid) AND objsubid = 2"
+    "AND classid = CAST(:presence AS oid) AND objsubid = 2 "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 TAKE = text(
     "SELECT bucket FROM unnest(CAST(:candidates AS int[])) AS bucket "

@@ -7,6 +7,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db import session_factory
+from shared.messaging.kafka import reliable_producer
+from shared.messaging.relay import OutboxRelay
 from shared.messaging.tables import messaging_metadata
 from shared.messaging.unit_of_work import UnitOfWorkFactory
 from shared.settings import ServiceSettings
@@ -69,3 +71,25 @@ async def units_of_work(engine, settings: ServiceSettings) -> UnitOfWorkFactory:
 @pytest.fixture
 def order_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+@pytest.fixture
+async def producer(settings: ServiceSettings):
+    producer = reliable_producer(settings)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture
+async def relays(engine, settings: ServiceSettings):
+    """Makes relays on the test outbox; each gives its buckets up when the test ends."""
+    made: list[OutboxRelay] = []
+
+    def relay(producer) -> OutboxRelay:
+        made.append(OutboxRelay(engine, producer, settings))
+        return made[-1]
+
+    yield relay
+    for relay_made in made:
+        await relay_made.close()

@@ -9,26 +9,19 @@ from collections import defaultdict
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.events import Envelope, Event, PaymentAuthorized, Topics, dead_letter_topic
 from shared.messaging.consumer import DEAD_LETTERED, DUPLICATE, HANDLED, EventConsumer
 from shared.messaging.kafka import manual_commit_consumer, reliable_producer
-from shared.messaging.relay import OUTBOX_BUCKETS, OutboxRelay
+from shared.messaging.relay import OUTBOX_BUCKETS, PRESENCE_LOCK, OutboxRelay
 from shared.messaging.tables import outbox
 from shared.messaging.unit_of_work import UnitOfWork
-from shared.settings import ServiceSettings
+from tests.infrastructure import admin_url
 from tests.integration.conftest import effects
 from tests.integration.test_messaging import authorized, read_topic, record_effect
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def producer(settings: ServiceSettings):
-    producer = reliable_producer(settings)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def effects_by_event(units_of_work) -> dict[uuid.UUID, int]:
@@ -133,13 +126,13 @@ async def test_two_relays_share_one_outbox_publish_every_row_and_keep_each_keys_
                 emitted[str(key)].append(envelope.id)
             await uow.commit()
     producers = [reliable_producer(settings) for _ in range(2)]
-    relays = [OutboxRelay(engine, producer, settings) for producer in producers]
+    relays_of_each = [OutboxRelay(engine, producer, settings) for producer in producers]
     for producer in producers:
         await producer.start()
     held: list[set[int]] = [set(), set()]
 
     async def relay_until_drained(index: int) -> None:
-        relay = relays[index]
+        relay = relays_of_each[index]
         for _ in range(200):
             await relay.publish_pending()
             held[index] |= set(relay.buckets)
@@ -152,7 +145,7 @@ async def test_two_relays_share_one_outbox_publish_every_row_and_keep_each_keys_
     try:
         await asyncio.wait_for(asyncio.gather(relay_until_drained(0), relay_until_drained(1)), 30)
     finally:
-        for relay in relays:
+        for relay in relays_of_each:
             await relay.close()
         for producer in producers:
             await producer.stop()
@@ -182,3 +175,61 @@ async def test_two_relays_share_one_outbox_publish_every_row_and_keep_each_keys_
     finally:
         await consumer.stop()
     assert published == emitted, "every row published once at least, each key in its order"
+
+
+async def test_a_write_refused_at_commit_dead_letters_only_the_event_that_made_it(
+    engine, units_of_work, settings, producer
+):
+    async with engine.begin() as connection:
+        await connection.execute(
+            sa.text(
+                "CREATE TABLE IF NOT EXISTS deferred_claims (order_id uuid, CONSTRAINT one_claim "
+                "UNIQUE (order_id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+    topic = settings.topic(Topics.PAYMENTS)
+    key = uuid.uuid4()
+    envelopes = [Envelope.wrap(authorized(uuid.uuid4()), "/test") for _ in range(5)]
+    refused = envelopes[2]
+
+    async def claims_once_at_commit(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
+        await record_effect(event, envelope, uow)
+        claims = 2 if envelope.id == refused.id else 1
+        for _ in range(claims):
+            await uow.session.execute(
+                sa.text("INSERT INTO deferred_claims VALUES (:order_id)"),
+                {"order_id": event.order_id},
+            )
+
+    for envelope in envelopes:
+        await producer.send_and_wait(topic, value=envelope.to_bytes(), key=str(key).encode())
+    records = await read_topic(settings, topic, key, expected=len(envelopes))
+    consumer = EventConsumer(
+        None, producer, units_of_work, {PaymentAuthorized: claims_once_at_commit}
+    )
+
+    outcomes = await consumer.process_batch(records)
+
+    assert outcomes == [HANDLED, HANDLED, DEAD_LETTERED, HANDLED, HANDLED]
+    assert await effects_by_event(units_of_work) == {
+        envelope.id: 1 for envelope in envelopes if envelope is not refused
+    }
+    [dead] = await read_topic(settings, dead_letter_topic(settings.consumer_group), key, 1)
+    assert dict(dead.headers)["dlq.error.type"] == b"IntegrityError"
+
+
+async def test_a_relay_counts_only_the_relays_of_its_own_database(engine, relays, producer):
+    other_database = create_async_engine(admin_url("postgres"))
+    try:
+        async with other_database.connect() as elsewhere:
+            await elsewhere.execute(
+                sa.text("SELECT pg_advisory_lock(:presence, pg_backend_pid())"),
+                {"presence": PRESENCE_LOCK},
+            )
+            relay = relays(producer)
+            await relay.publish_pending()
+
+            assert relay.buckets == list(range(OUTBOX_BUCKETS))
+            await elsewhere.execute(sa.text("SELECT pg_advisory_unlock_all()"))
+    finally:
+        await other_database.dispose()

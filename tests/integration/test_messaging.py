@@ -13,8 +13,6 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from shared.events import Envelope, Event, PaymentAuthorized, Topics, dead_letter_topic
 from shared.messaging.consumer import DEAD_LETTERED, DUPLICATE, HANDLED, EventConsumer
 from shared.messaging.dead_letters import read_dead_letters, replay
-from shared.messaging.kafka import reliable_producer
-from shared.messaging.relay import OutboxRelay
 from shared.messaging.tables import inbox, outbox
 from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.settings import ServiceSettings
@@ -75,28 +73,6 @@ async def effect_count(units_of_work: UnitOfWorkFactory, order_id: uuid.UUID) ->
         return await uow.session.scalar(
             sa.select(sa.func.count()).select_from(effects).where(effects.c.order_id == order_id)
         )
-
-
-@pytest.fixture
-async def producer(settings: ServiceSettings):
-    producer = reliable_producer(settings)
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
-@pytest.fixture
-async def relays(engine, settings: ServiceSettings):
-    """Makes relays on the test outbox; each gives its buckets up when the test ends."""
-    made: list[OutboxRelay] = []
-
-    def relay(producer) -> OutboxRelay:
-        made.append(OutboxRelay(engine, producer, settings))
-        return made[-1]
-
-    yield relay
-    for relay_made in made:
-        await relay_made.close()
 
 
 class CrashAfterPublish:
