@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.payments.domain.errors import PaymentsDomainError
+from services.payments.repository import WITH_OPERATIONS
 from services.payments.service import PaymentDeclinedByGateway, Payments
 from services.payments.tables import PaymentRecord
 from shared.problems import PROBLEM_RESPONSES, ProblemError
@@ -54,7 +55,9 @@ def _out(record: PaymentRecord) -> PaymentOut:
 
 
 async def _record(uow: UnitOfWorkDep, payment_id: uuid.UUID) -> PaymentRecord:
-    record = await uow.session.get(PaymentRecord, payment_id, populate_existing=True)
+    record = await uow.session.get(
+        PaymentRecord, payment_id, populate_existing=True, options=[WITH_OPERATIONS]
+    )
     if record is None:
         raise ProblemError(404, "payment-not-found", f"No payment {payment_id}")
     return record
@@ -65,7 +68,7 @@ async def find_payments(
     _: Operator, uow: UnitOfWorkDep, order_id: Annotated[uuid.UUID, Query()]
 ) -> list[PaymentOut]:
     records = await uow.session.scalars(
-        select(PaymentRecord).where(PaymentRecord.order_id == order_id)
+        select(PaymentRecord).where(PaymentRecord.order_id == order_id).options(WITH_OPERATIONS)
     )
     return [_out(record) for record in records]
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from services.payments.service import Payments
+from collections.abc import Sequence
+
+from services.payments.service import (
+    AUTHORIZE_STEPS,
+    CAPTURE_STEPS,
+    RETURN_MONEY_STEPS,
+    VOID_STEPS,
+    GatewaySteps,
+    Payments,
+)
 from shared.events import (
     CustomsCleared,
     CustomsRejected,
     Envelope,
+    Event,
     FulfilmentCancelled,
     OrderPlaced,
     ShipmentException,
@@ -15,6 +25,25 @@ from shared.events import (
 from shared.messaging.unit_of_work import UnitOfWork
 
 SUBSCRIPTIONS = [Topics.ORDERS, Topics.CUSTOMS, Topics.FULFILLMENT]
+
+# The gateway requests of the use case each event calls.
+GATEWAY_STEPS: dict[type[Event], GatewaySteps] = {
+    OrderPlaced: AUTHORIZE_STEPS,
+    CustomsCleared: CAPTURE_STEPS,
+    CustomsRejected: VOID_STEPS,
+    FulfilmentCancelled: RETURN_MONEY_STEPS,
+    ShipmentException: RETURN_MONEY_STEPS,
+}
+
+
+def build_prefetch(payments: Payments):
+    async def prefetch(events: Sequence[Event], uow: UnitOfWork) -> None:
+        """Lock what the batch's handlers read, so that they read it without SQL."""
+        await payments.lock_for_batch(
+            uow, [(event.order_id, GATEWAY_STEPS[type(event)]) for event in events]
+        )
+
+    return prefetch
 
 
 def build_handlers(payments: Payments) -> dict:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from services.payments.api import router
 from services.payments.expiry import expiry_job
-from services.payments.handlers import SUBSCRIPTIONS, build_handlers
+from services.payments.handlers import SUBSCRIPTIONS, build_handlers, build_prefetch
 from services.payments.service import Payments
 from services.payments.settings import PaymentsSettings
 from shared.service import create_service_app
@@ -25,6 +25,7 @@ app = create_service_app(
     routers=[router],
     subscriptions=SUBSCRIPTIONS,
     handlers=build_handlers(payments),
+    prefetch=build_prefetch(payments),
     background_jobs=[expiry_job(payments, settings)],
 )
 app.state.payments = payments

@@ -3,6 +3,8 @@
 Handlers (events) and routes (operators) call these; they load the payment locked, ask the
 gateway with the idempotency key the payment derives for the operation, record the answer
 on the `Payment` aggregate, save it and emit the event, all in the caller's unit of work.
+A consumer batch first reads and locks, with `lock_for_batch`, what all its use cases will
+read, so that they run without SQL of their own; what they change is written at commit.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -21,13 +24,17 @@ from services.payments.domain.amounts import (
 from services.payments.domain.errors import ExchangeRateUnavailable
 from services.payments.domain.fx import ExchangeRateTable, parse_rates_csv
 from services.payments.domain.gateway import GatewayOutcome, GatewayRequest, GatewayResponse
-from services.payments.domain.payment import GatewayOperation, Payment, PaymentStatus
+from services.payments.domain.payment import (
+    GatewayOperation,
+    Payment,
+    PaymentStatus,
+    idempotency_key,
+)
 from services.payments.domain.retry import RetryPolicy
 from services.payments.gateway_client import GatewayClient
 from services.payments.repository import PaymentRepository
-from services.payments.sandbox_store import StoredSandbox
+from services.payments.sandbox_store import StoredSandbox, load_memory
 from services.payments.settings import PaymentsSettings
-from services.payments.tables import CancelledOrder
 from shared.events import (
     DutiesAndTaxes,
     ExchangeRateUsed,
@@ -53,6 +60,38 @@ PAYMENT_ID_NAMESPACE = uuid.UUID("6f1d3c8e-2b0a-4d8e-9a57-5f0c2f7e1b11")
 
 def payment_id_for(order_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(PAYMENT_ID_NAMESPACE, str(order_id))
+
+
+GatewaySteps = tuple[tuple[GatewayOperation, ...], ...]
+"""The gateway requests a use case makes on its common path: the i-th is one of the i-th step.
+
+A batch reads the sandbox's memory of their keys up front; a request off that path (the
+void after a failed capture) reads its own.
+"""
+AUTHORIZE_STEPS: GatewaySteps = ((GatewayOperation.AUTHORIZE,),)
+CAPTURE_STEPS: GatewaySteps = (
+    (GatewayOperation.INCREMENT_AUTHORIZATION, GatewayOperation.CAPTURE),
+    (GatewayOperation.CAPTURE,),
+)
+VOID_STEPS: GatewaySteps = ((GatewayOperation.VOID,),)
+RETURN_MONEY_STEPS: GatewaySteps = ((GatewayOperation.VOID, GatewayOperation.REFUND),)
+
+
+def _keys_ahead(payment_id: uuid.UUID, recorded: int, steps: GatewaySteps) -> Iterator[str]:
+    """The idempotency keys of `steps`, for a payment with `recorded` operations in its log."""
+    for sequence, operations in enumerate(steps, start=recorded + 1):
+        for operation in operations:
+            yield idempotency_key(payment_id, operation, sequence)
+
+
+async def _read_sandbox_memory(
+    uow: UnitOfWork, payments: PaymentRepository, acted_on: Iterable[Payment], keys: set[str]
+) -> None:
+    """The sandbox's memory of these keys and of the authorizations of these payments."""
+    for payment in acted_on:
+        if reference := payments.authorization_reference_of(payment):
+            keys.add(reference)
+    await load_memory(uow.session, keys)
 
 
 def as_amount(money: Money) -> MoneyAmount:
@@ -103,13 +142,34 @@ class Payments:
             )
         )
 
+    # ---- consumer batches --------------------------------------------------------------
+
+    async def lock_for_batch(
+        self, uow: UnitOfWork, planned: Sequence[tuple[uuid.UUID, GatewaySteps]]
+    ) -> None:
+        """Read and lock, in a few statements, what the use cases planned for these orders
+        will read: their payments and logs, whether those without one were cancelled, and the
+        sandbox's memory of every key they will send on their common path."""
+        payments = PaymentRepository(uow.session)
+        order_ids = {order_id for order_id, _ in planned}
+        found = await payments.lock_for_orders(order_ids)
+        await payments.load_cancellations(order_ids - found.keys())
+        keys: set[str] = set()
+        for order_id, steps in planned:
+            payment = found.get(order_id)
+            if payment is None:
+                keys.update(_keys_ahead(payment_id_for(order_id), 0, steps))
+            else:
+                keys.update(_keys_ahead(payment.payment_id, len(payment.operations), steps))
+        await _read_sandbox_memory(uow, payments, found.values(), keys)
+
     # ---- placement -------------------------------------------------------------------
 
     async def authorize(self, uow: UnitOfWork, order_id: uuid.UUID, order: OrderDetails) -> None:
         payments = PaymentRepository(uow.session)
         if await payments.for_order(order_id) is not None:
             return
-        if await uow.session.get(CancelledOrder, order_id) is not None:
+        if await payments.is_cancelled(order_id):
             log.info(
                 "order cancelled before placement reached payments",
                 extra={"order_id": str(order_id)},
@@ -246,7 +306,7 @@ class Payments:
         payments = PaymentRepository(uow.session)
         payment = await payments.for_order(order_id)
         if payment is None:
-            await uow.session.merge(CancelledOrder(order_id=order_id))
+            await payments.mark_cancelled(order_id)
             return
         if payment.status is PaymentStatus.AUTHORIZED:
             await self.release_hold(uow, payments, payment, reason)
@@ -290,15 +350,26 @@ class Payments:
 
     # ---- expiry ------------------------------------------------------------------------
 
-    async def expire(self, uow: UnitOfWork, payment_id: uuid.UUID) -> None:
+    async def expire_due(self, uow: UnitOfWork, limit: int) -> int:
+        """Void up to `limit` authorizations left uncaptured past their window; how many."""
         payments = PaymentRepository(uow.session)
-        payment = await payments.get(payment_id)
-        if payment is None or not payment.is_expired(now()):
-            return
-        expired_at = payment.expires_at or now()
-        await self.release_hold(uow, payments, payment, "authorization expired uncaptured")
-        await uow.emit(
-            PaymentAuthorizationExpired(
-                order_id=payment.order_id, payment_id=payment.payment_id, expired_at=expired_at
+        due = await payments.lock_expired(now(), limit)
+        keys = {
+            key
+            for payment in due
+            for key in _keys_ahead(payment.payment_id, len(payment.operations), VOID_STEPS)
+        }
+        await _read_sandbox_memory(uow, payments, due, keys)
+        expired = 0
+        for payment in due:
+            if not payment.is_expired(now()):
+                continue
+            expired_at = payment.expires_at or now()
+            await self.release_hold(uow, payments, payment, "authorization expired uncaptured")
+            await uow.emit(
+                PaymentAuthorizationExpired(
+                    order_id=payment.order_id, payment_id=payment.payment_id, expired_at=expired_at
+                )
             )
-        )
+            expired += 1
+        return expired

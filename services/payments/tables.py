@@ -38,8 +38,9 @@ class PaymentRecord(Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
 
+    # Loaded only where asked for (`selectinload`), never behind the back of a query.
     operations: Mapped[list[OperationRecord]] = relationship(
-        order_by="OperationRecord.sequence", lazy="selectin"
+        order_by="OperationRecord.sequence", lazy="raise"
     )
 
 
