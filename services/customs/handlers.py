@@ -3,16 +3,24 @@
 Both facts arrive on different topics in either order; each handler records its fact on the
 declaration and assesses once both are there. The rule engine decides; this module only
 loads, stores and announces.
+
+A consumer batch first locks, in `prefetch`, every declaration and CBEC year total its
+handlers will touch, in a few statements for the whole batch; the handlers change those rows
+in memory and the unit of work writes them at commit, so an event costs no SQL of its own.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.customs.consignments import assessment_document, consignment_from, duties_and_taxes
 from services.customs.domain.engine import assess, buyer_identity_key
@@ -26,13 +34,14 @@ from services.customs.domain.model import (
 from services.customs.domain.tables.exchange_rates import SNAPSHOT
 from services.customs.settings import CustomsSettings
 from services.customs.tables import BuyerAnnualTotal, Decision, Declaration
-from shared.db import record_facts
+from shared.db import lock_rows
 from shared.events import (
     CustomsCleared,
     CustomsHeld,
     CustomsRejected,
     DutiesAndTaxes,
     Envelope,
+    Event,
     FulfilmentCancelled,
     OrderDetails,
     OrderPlaced,
@@ -52,27 +61,149 @@ CLEARED = "CLEARED"
 WITHDRAWN = "WITHDRAWN"
 # China has one time zone and no daylight saving; CBEC years run on it.
 CHINA_TIME = timezone(timedelta(hours=8))
+# Where `prefetch` leaves the batch's locked rows for the handlers, in the session's `info`:
+# a session lives exactly as long as its transaction, so nothing outlives a rollback.
+LOCKED_ROWS = "customs.locked_rows"
+
+# A buyer's CBEC year: the buyer's identity key and the calendar year in China.
+BuyerYear = tuple[str, int]
 
 
 def declaration_reference(order_id: uuid.UUID) -> str:
     return f"LGG{order_id.hex[:15].upper()}"
 
 
-async def _record(uow: UnitOfWork, order_id: uuid.UUID, **facts: object) -> Declaration:
-    """What one event taught us about the order's declaration, on its row locked."""
-    return await record_facts(
+@dataclass
+class LockedRows:
+    """The rows this transaction holds locked, by key, for the handlers to change in memory."""
+
+    declarations: dict[uuid.UUID, Declaration] = field(default_factory=dict)
+    buyer_totals: dict[BuyerYear, BuyerAnnualTotal] = field(default_factory=dict)
+
+
+def _new_declaration(order_id: uuid.UUID) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "reference": declaration_reference(order_id),
+        "status": AWAITING,
+        "dangerous_goods": [],
+        "rules_applied": [],
+    }
+
+
+async def lock_buyer_totals(
+    session: AsyncSession, keys: Iterable[BuyerYear]
+) -> dict[BuyerYear, BuyerAnnualTotal]:
+    """`lock_rows` for the two-column key of a buyer's year: missing totals are created at
+    zero, then all are locked in key order, in two statements."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    await session.execute(
+        insert(BuyerAnnualTotal)
+        .values(
+            [
+                {"buyer_key": buyer_key, "year": year, "cleared_cny": Decimal(0), "orders": 0}
+                for buyer_key, year in wanted
+            ]
+        )
+        .on_conflict_do_nothing()
+    )
+    rows = await session.scalars(
+        select(BuyerAnnualTotal)
+        .where(tuple_(BuyerAnnualTotal.buyer_key, BuyerAnnualTotal.year).in_(wanted))
+        .order_by(BuyerAnnualTotal.buyer_key, BuyerAnnualTotal.year)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {(row.buyer_key, row.year): row for row in rows}
+
+
+def _buyer_year(identity: IdentityDocument, ordered_at: datetime) -> BuyerYear:
+    return buyer_identity_key(identity), ordered_at.astimezone(CHINA_TIME).year
+
+
+def _stored_identity(order: Mapping[str, Any] | None) -> IdentityDocument | None:
+    identity = ((order or {}).get("buyer") or {}).get("identity")
+    if not identity:
+        return None
+    return IdentityDocument(IdentityDocumentType(identity["document_type"]), identity["number"])
+
+
+def _placed_identity(event: OrderPlaced) -> IdentityDocument | None:
+    identity = event.order.buyer.identity
+    if identity is None:
+        return None
+    return IdentityDocument(IdentityDocumentType(identity.document_type), identity.number)
+
+
+def _buyer_years_in_play(
+    declarations: Iterable[Declaration], placed: Mapping[uuid.UUID, OrderPlaced]
+) -> set[BuyerYear]:
+    """The CBEC years a batch may read or change: those of the buyers of orders still to be
+    assessed, and of cleared ones that a withdrawal would take out of their year again."""
+    years = set()
+    for declaration in declarations:
+        if declaration.status not in (AWAITING, CLEARED):
+            continue
+        event = placed.get(declaration.order_id)
+        if event is not None:
+            identity, ordered_at = _placed_identity(event), event.placed_at
+        else:
+            identity, ordered_at = _stored_identity(declaration.order), declaration.ordered_at
+        if identity is not None and ordered_at is not None:
+            years.add(_buyer_year(identity, ordered_at))
+    return years
+
+
+async def prefetch(events: Sequence[Event], uow: UnitOfWork) -> None:
+    """Create and lock the declarations of the batch's orders (every event customs handles is
+    about one), then the CBEC year totals of their buyers: four statements for the batch."""
+    declarations = await lock_rows(
         uow.session,
         Declaration,
-        {"order_id": order_id},
-        facts,
-        defaults={
-            "id": uuid.uuid4(),
-            "reference": declaration_reference(order_id),
-            "status": AWAITING,
-            "dangerous_goods": [],
-            "rules_applied": [],
-        },
+        "order_id",
+        [event.order_id for event in events],
+        new_row=_new_declaration,
     )
+    # The last one wins, as it does on the declaration when the handlers run in order.
+    placed = {event.order_id: event for event in events if isinstance(event, OrderPlaced)}
+    buyer_totals = await lock_buyer_totals(
+        uow.session, _buyer_years_in_play(declarations.values(), placed)
+    )
+    uow.session.info[LOCKED_ROWS] = LockedRows(declarations, buyer_totals)
+
+
+def _locked_rows(uow: UnitOfWork) -> LockedRows:
+    return uow.session.info.setdefault(LOCKED_ROWS, LockedRows())
+
+
+async def _declaration(uow: UnitOfWork, order_id: uuid.UUID) -> Declaration:
+    """The order's declaration, locked by `prefetch`, or here for an event it was not given."""
+    locked = _locked_rows(uow)
+    if order_id not in locked.declarations:
+        locked.declarations.update(
+            await lock_rows(
+                uow.session, Declaration, "order_id", [order_id], new_row=_new_declaration
+            )
+        )
+    return locked.declarations[order_id]
+
+
+async def _buyer_total(
+    uow: UnitOfWork, identity: IdentityDocument | None, ordered_at: datetime | None
+) -> BuyerAnnualTotal | None:
+    """The buyer's running CBEC total, locked so two orders cannot both slip under the limit.
+
+    Orders of one buyer in one batch share the row, so each sees the ones cleared before it.
+    """
+    if identity is None or ordered_at is None:
+        return None
+    key = _buyer_year(identity, ordered_at)
+    locked = _locked_rows(uow)
+    if key not in locked.buyer_totals:
+        locked.buyer_totals.update(await lock_buyer_totals(uow.session, [key]))
+    return locked.buyer_totals[key]
 
 
 async def announce_cleared(
@@ -114,25 +245,23 @@ class CustomsHandlers:
         }
 
     async def on_order_placed(self, event: OrderPlaced, _: Envelope, uow: UnitOfWork) -> None:
-        declaration = await _record(
-            uow,
-            event.order_id,
-            order=event.order.model_dump(mode="json"),
-            ordered_at=event.placed_at,
-        )
+        declaration = await _declaration(uow, event.order_id)
+        declaration.order = event.order.model_dump(mode="json")
+        declaration.ordered_at = event.placed_at
         await self._assess_when_ready(declaration, uow)
 
     async def on_payment_authorized(
         self, event: PaymentAuthorized, _: Envelope, uow: UnitOfWork
     ) -> None:
-        declaration = await _record(uow, event.order_id, payment_id=event.payment_id)
+        declaration = await _declaration(uow, event.order_id)
+        declaration.payment_id = event.payment_id
         await self._assess_when_ready(declaration, uow)
 
     async def on_order_withdrawn(
         self, event: PaymentAuthorizationExpired | FulfilmentCancelled, _: Envelope, uow: UnitOfWork
     ) -> None:
         """A cancelled or lapsed order is no longer declared, nor counted in a CBEC year."""
-        declaration = await _record(uow, event.order_id)
+        declaration = await _declaration(uow, event.order_id)
         if declaration.status == CLEARED:
             await self._uncount(declaration, uow)
         if declaration.status in (AWAITING, HELD, CLEARED):
@@ -140,14 +269,10 @@ class CustomsHandlers:
 
     async def _uncount(self, declaration: Declaration, uow: UnitOfWork) -> None:
         usage = (declaration.assessment or {}).get("cbec_annual_usage")
-        order = declaration.order or {}
-        identity = (order.get("buyer") or {}).get("identity")
-        if not usage or not identity:
+        identity = _stored_identity(declaration.order)
+        if not usage or identity is None:
             return
-        consignment_identity = IdentityDocument(
-            IdentityDocumentType(identity["document_type"]), identity["number"]
-        )
-        total = await self._buyer_total(uow, consignment_identity, declaration)
+        total = await _buyer_total(uow, identity, declaration.ordered_at)
         if total is not None:
             total.cleared_cny = max(
                 Decimal(0), total.cleared_cny - Decimal(usage["this_order"]["amount"])
@@ -163,7 +288,7 @@ class CustomsHandlers:
         consignment = consignment_from(
             declaration.order_id, declaration.ordered_at, order, declaration.payment_id
         )
-        buyer_total = await self._buyer_total(uow, consignment.buyer.identity, declaration)
+        buyer_total = await _buyer_total(uow, consignment.buyer.identity, declaration.ordered_at)
         assessment = assess(
             consignment,
             buyer_total.cleared_cny if buyer_total else Decimal(0),
@@ -199,25 +324,6 @@ class CustomsHandlers:
                     order_id=declaration.order_id, declaration_id=declaration.id, reasons=reasons
                 )
             )
-
-    async def _buyer_total(
-        self, uow, identity, declaration: Declaration
-    ) -> BuyerAnnualTotal | None:
-        """The buyer's running CBEC total, locked so two orders cannot both slip under the limit."""
-        if identity is None or declaration.ordered_at is None:
-            return None
-        key = buyer_identity_key(identity)
-        year = declaration.ordered_at.astimezone(CHINA_TIME).year
-        await uow.session.execute(
-            insert(BuyerAnnualTotal)
-            .values(buyer_key=key, year=year, cleared_cny=Decimal(0), orders=0)
-            .on_conflict_do_nothing()
-        )
-        return await uow.session.scalar(
-            select(BuyerAnnualTotal)
-            .where(BuyerAnnualTotal.buyer_key == key, BuyerAnnualTotal.year == year)
-            .with_for_update()
-        )
 
     @staticmethod
     def _count_towards_annual_limit(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.customs.api import router
-from services.customs.handlers import SUBSCRIPTIONS, CustomsHandlers
+from services.customs.handlers import SUBSCRIPTIONS, CustomsHandlers, prefetch
 from services.customs.settings import CustomsSettings
 from shared.service import create_service_app
 
@@ -22,4 +22,5 @@ app = create_service_app(
     routers=[router],
     subscriptions=SUBSCRIPTIONS,
     handlers=CustomsHandlers(settings).handlers(),
+    prefetch=prefetch,
 )

@@ -1,0 +1,279 @@
+"""The customs consumer path: a batch's rows are locked once by `prefetch`, handlers use them.
+
+The database is replaced by `CustomsTables`, which records each locking call; the session
+has no `execute`, so a handler issuing SQL of its own on the common path would fail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from services.customs import handlers as customs
+from services.customs.domain import IdentityDocument, IdentityDocumentType, buyer_identity_key
+from services.customs.handlers import CLEARED, WITHDRAWN, CustomsHandlers, prefetch
+from services.customs.settings import CustomsSettings
+from services.customs.tables import BuyerAnnualTotal, Decision, Declaration
+from shared.events import (
+    CustomsCleared,
+    CustomsRejected,
+    Envelope,
+    Event,
+    FulfilmentCancelled,
+    MoneyAmount,
+    OrderDetails,
+    OrderPlaced,
+    PaymentAuthorized,
+)
+
+PLACED_AT = datetime(2026, 3, 4, 12, tzinfo=UTC)
+PASSPORT = "E12345678"
+OTHER_PASSPORT = "E87654321"
+
+
+def buyer_year(passport: str) -> tuple[str, int]:
+    return buyer_identity_key(IdentityDocument(IdentityDocumentType.PASSPORT, passport)), 2026
+
+
+def eu_order() -> OrderDetails:
+    """EUR 49.80 of silk scarves from a Chinese IOSS seller to Liège."""
+    return OrderDetails.model_validate(
+        {
+            "partner_reference": "unit-eu",
+            "buyer": {
+                "name": "Amélie Dubois",
+                "email": "amelie.dubois@example.be",
+                "address": {
+                    "line1": "Rue Léopold 12",
+                    "city": "Liège",
+                    "postal_code": "4000",
+                    "country": "BE",
+                },
+            },
+            "seller": {
+                "name": "Hangzhou Silk Works Co.",
+                "country": "CN",
+                "ioss_number": "IM1560000123",
+            },
+            "items": [
+                {
+                    "sku": "SILK-SCARF-01",
+                    "description": "Silk scarf, printed, 90x90 cm",
+                    "hs_code": "621410",
+                    "quantity": 2,
+                    "unit_price": "24.90",
+                    "weight_kg": "0.080",
+                    "origin_country": "CN",
+                }
+            ],
+            "currency": "EUR",
+            "shipping_cost": "6.50",
+            "insurance_cost": "0.80",
+            "payment": {"token": "tok_visa"},
+        }
+    )
+
+
+def cbec_order(passport: str) -> OrderDetails:
+    """CNY 4,500 of Belgian pralines to Shanghai (goods 4,000, shipping 400, insurance 100)."""
+    return OrderDetails.model_validate(
+        {
+            "partner_reference": f"unit-cn-{passport}",
+            "buyer": {
+                "name": "Chen Jie",
+                "email": "chen.jie@example.cn",
+                "address": {
+                    "line1": "1 Nanjing Road",
+                    "city": "Shanghai",
+                    "postal_code": "200001",
+                    "country": "CN",
+                },
+                "identity": {"document_type": "PASSPORT", "number": passport},
+            },
+            "seller": {"name": "Chocolaterie Liégeoise SRL", "country": "BE"},
+            "items": [
+                {
+                    "sku": "PRALINES-500",
+                    "description": "Chocolate pralines, filled, 500 g box",
+                    "hs_code": "18063100",
+                    "quantity": 10,
+                    "unit_price": "400.00",
+                    "weight_kg": "0.600",
+                    "origin_country": "BE",
+                }
+            ],
+            "currency": "CNY",
+            "shipping_cost": "400.00",
+            "insurance_cost": "100.00",
+            "payment": {"token": "tok_visa", "payer_name": "Chen Jie"},
+        }
+    )
+
+
+def placed(order: OrderDetails) -> OrderPlaced:
+    return OrderPlaced(
+        order_id=uuid.uuid4(), partner_id=uuid.uuid4(), placed_at=PLACED_AT, order=order
+    )
+
+
+def authorized(event: OrderPlaced) -> PaymentAuthorized:
+    return PaymentAuthorized(
+        order_id=event.order_id,
+        payment_id=uuid.uuid4(),
+        amount=MoneyAmount(amount=event.order.order_total, currency=event.order.currency),
+    )
+
+
+class FakeSession:
+    def __init__(self) -> None:
+        self.info: dict[str, Any] = {}
+        self.added: list[object] = []
+
+    def add(self, row: object) -> None:
+        self.added.append(row)
+
+
+class FakeUnitOfWork:
+    def __init__(self) -> None:
+        self.session = FakeSession()
+        self.emitted: list[Event] = []
+
+    async def emit(self, event: Event) -> None:
+        self.emitted.append(event)
+
+
+@dataclass
+class CustomsTables:
+    """The customs rows as the database keeps them between batches, and every locking call."""
+
+    declarations: dict[uuid.UUID, Declaration] = field(default_factory=dict)
+    buyer_totals: dict[tuple[str, int], BuyerAnnualTotal] = field(default_factory=dict)
+    locks: list[tuple[str, list[Any]]] = field(default_factory=list)
+
+    async def lock_rows(self, session, model, key, values, new_row=None):
+        assert (model, key) == (Declaration, "order_id")
+        wanted = sorted(set(values))
+        self.locks.append(("declarations", wanted))
+        for order_id in wanted:
+            if order_id not in self.declarations:
+                self.declarations[order_id] = Declaration(**new_row(order_id), order_id=order_id)
+        return {order_id: self.declarations[order_id] for order_id in wanted}
+
+    async def lock_buyer_totals(self, session, keys):
+        wanted = sorted(set(keys))
+        self.locks.append(("buyer_totals", wanted))
+        for buyer_key, year in wanted:
+            self.buyer_totals.setdefault(
+                (buyer_key, year),
+                BuyerAnnualTotal(buyer_key=buyer_key, year=year, cleared_cny=Decimal(0), orders=0),
+            )
+        return {key: self.buyer_totals[key] for key in wanted}
+
+    def total(self, passport: str) -> BuyerAnnualTotal:
+        return self.buyer_totals[buyer_year(passport)]
+
+
+@pytest.fixture
+def tables(monkeypatch: pytest.MonkeyPatch) -> CustomsTables:
+    tables = CustomsTables()
+    monkeypatch.setattr(customs, "lock_rows", tables.lock_rows)
+    monkeypatch.setattr(customs, "lock_buyer_totals", tables.lock_buyer_totals)
+    return tables
+
+
+HANDLERS = CustomsHandlers(CustomsSettings()).handlers()
+
+
+async def consume(events: list[Event], *, with_prefetch: bool = True) -> FakeUnitOfWork:
+    """One consumer batch: prefetch, then every handler in order, in one unit of work."""
+    uow = FakeUnitOfWork()
+    if with_prefetch:
+        await prefetch(events, uow)
+    for event in events:
+        await HANDLERS[type(event)](event, Envelope.wrap(event, "/unit-test"), uow)
+    return uow
+
+
+async def test_a_batch_locks_its_rows_in_one_call_per_table_and_handlers_add_no_sql(tables):
+    orders = [placed(eu_order()), placed(cbec_order(PASSPORT)), placed(cbec_order(OTHER_PASSPORT))]
+
+    uow = await consume([*orders, *(authorized(order) for order in orders)])
+
+    assert tables.locks == [
+        ("declarations", sorted(order.order_id for order in orders)),
+        ("buyer_totals", sorted([buyer_year(PASSPORT), buyer_year(OTHER_PASSPORT)])),
+    ]
+    assert [type(event) for event in uow.emitted] == [CustomsCleared] * 3
+    assert [type(row) for row in uow.session.added] == [Decision] * 3
+    assert {tables.declarations[order.order_id].status for order in orders} == {CLEARED}
+    new = tables.declarations[orders[0].order_id]
+    assert new.reference == customs.declaration_reference(orders[0].order_id)
+    assert isinstance(new.id, uuid.UUID)
+
+
+async def test_two_orders_of_one_buyer_in_one_batch_both_count_towards_the_year(tables):
+    tables.buyer_totals[buyer_year(PASSPORT)] = BuyerAnnualTotal(
+        buyer_key=buyer_year(PASSPORT)[0], year=2026, cleared_cny=Decimal("20000"), orders=4
+    )
+    first, second = placed(cbec_order(PASSPORT)), placed(cbec_order(PASSPORT))
+
+    uow = await consume([first, second, authorized(first), authorized(second)])
+
+    assert tables.locks == [
+        ("declarations", sorted([first.order_id, second.order_id])),
+        ("buyer_totals", [buyer_year(PASSPORT)]),
+    ]
+    assert [type(event) for event in uow.emitted] == [CustomsCleared, CustomsRejected]
+    assert any("26000" in reason for reason in uow.emitted[1].reasons), uow.emitted[1].reasons
+    assert tables.total(PASSPORT).cleared_cny == Decimal("24500")
+    assert tables.total(PASSPORT).orders == 5
+
+
+async def test_a_payment_in_a_later_batch_locks_the_buyers_year_from_the_stored_order(tables):
+    order = placed(cbec_order(PASSPORT))
+    await consume([order])
+    tables.locks.clear()
+
+    uow = await consume([authorized(order)])
+
+    assert tables.locks == [
+        ("declarations", [order.order_id]),
+        ("buyer_totals", [buyer_year(PASSPORT)]),
+    ]
+    assert [type(event) for event in uow.emitted] == [CustomsCleared]
+    assert tables.total(PASSPORT).cleared_cny == Decimal("4500")
+    assert tables.total(PASSPORT).orders == 1
+
+
+async def test_withdrawing_a_cleared_order_takes_it_out_of_the_buyers_year(tables):
+    order = placed(cbec_order(PASSPORT))
+    await consume([order, authorized(order)])
+    tables.locks.clear()
+
+    await consume([FulfilmentCancelled(order_id=order.order_id, reason="changed mind")])
+
+    assert tables.locks == [
+        ("declarations", [order.order_id]),
+        ("buyer_totals", [buyer_year(PASSPORT)]),
+    ]
+    assert tables.declarations[order.order_id].status == WITHDRAWN
+    assert tables.total(PASSPORT).cleared_cny == Decimal(0)
+    assert tables.total(PASSPORT).orders == 0
+
+
+async def test_without_prefetch_a_handler_locks_the_rows_it_needs_itself(tables):
+    order = placed(cbec_order(PASSPORT))
+
+    uow = await consume([order, authorized(order)], with_prefetch=False)
+
+    assert tables.locks == [
+        ("declarations", [order.order_id]),
+        ("buyer_totals", [buyer_year(PASSPORT)]),
+    ]
+    assert [type(event) for event in uow.emitted] == [CustomsCleared]
+    assert tables.total(PASSPORT).orders == 1
