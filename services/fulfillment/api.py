@@ -119,14 +119,13 @@ async def post_scan(
             f"A scan at {body.at.isoformat()} has not happened yet (now is {now.isoformat()})",
             errors=[{"pointer": "/at", "detail": "must not be in the future"}],
         )
-    shipments = ShipmentRepository(uow.session)
+    shipments = ShipmentRepository.of(uow.session)
     shipment = await shipments.get(shipment_id)
     if shipment is None:
         raise ProblemError(404, "shipment-not-found", f"No shipment {shipment_id}")
     try:
         await record_scan(
             uow,
-            shipments,
             shipment,
             body.code,
             body.at or now,
@@ -140,12 +139,13 @@ async def post_scan(
         raise ProblemError(
             409, "illegal-scan", str(refusal), shipment_status=shipment.status
         ) from None
+    record = shipments.record_of(shipment)
     await uow.commit()
     log.info(
         "scan recorded",
         extra={"shipment_id": str(shipment_id), "scan": body.code, "operator": operator},
     )
-    return await _detail(uow, shipments.record_of(shipment))
+    return await _detail(uow, record)
 
 
 @router.get(

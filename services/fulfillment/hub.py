@@ -8,18 +8,21 @@ that can never be paid is withdrawn without an event: nobody asked, and payments
 told everyone.
 
 Goods never leave the hub for an order whose payment was not captured: a shipment is
-received once cleared but booked only once paid. Locks are always taken in the same
-order, parcel, then shipment, then the departure's build-up, so paths never deadlock.
+received once cleared but booked only once paid.
+
+Each function works on rows its caller's transaction already holds locked
+(`ShipmentRepository`: the consumer's prefetch, the hub clock's or the API's own reads):
+the domain decides in memory and the flush at commit writes the result. The SQL left is
+what only the database can give: air waybill serials from their sequences, and the
+build-up lock with the units being built up, taken once per transaction
+(`UnitLoadRepository`).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from contextlib import suppress
 from datetime import datetime
-
-from sqlalchemy import select
 
 from services.fulfillment.domain.booking import book, travels_in_ulds
 from services.fulfillment.domain.errors import (
@@ -29,19 +32,19 @@ from services.fulfillment.domain.errors import (
 )
 from services.fulfillment.domain.schedule import HUB, Departure, choose_departure
 from services.fulfillment.domain.shipment import (
+    LEFT_HUB_STATUSES,
     TRACKED_STATUSES,
     ScanCode,
     Shipment,
     TrackingStatus,
 )
 from services.fulfillment.domain.uld import ShipmentLoad, UnitChoice, choose_unit
-from services.fulfillment.repository import ShipmentRepository, UnitLoadRepository
-from services.fulfillment.tables import (
-    Parcel,
-    house_awb_serials,
-    master_awb_serials,
-    next_serial,
+from services.fulfillment.repository import (
+    ShipmentRepository,
+    UnitLoadRepository,
+    shipment_id_for,
 )
+from services.fulfillment.tables import Parcel
 from shared.events import (
     FulfilmentCancellationRefused,
     FulfilmentCancelled,
@@ -54,19 +57,16 @@ from shared.messaging.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-# Shipment ids derive from the order id: a redelivered event can never create a second one.
-SHIPMENT_ID_NAMESPACE = uuid.UUID("0b5f7a3e-92d4-4c1b-8f0e-3d7a5c9e2f61")
 
-
-async def advance(parcel: Parcel, uow: UnitOfWork, now: datetime) -> None:
-    """Take the parcel's shipment as far as the facts allow; `parcel` is locked."""
+async def advance(uow: UnitOfWork, parcel: Parcel, now: datetime) -> None:
+    """Take the parcel's shipment as far as the facts allow."""
     if parcel.cancelled_at is not None or parcel.announced_at is None or parcel.cleared_at is None:
         return
-    shipments = ShipmentRepository(uow.session)
-    shipment = await shipments.for_order(parcel.order_id)
+    shipments = ShipmentRepository.of(uow.session)
+    shipment = shipments.for_order(parcel.order_id)
     if shipment is None:
         shipment = Shipment.create(
-            uuid.uuid5(SHIPMENT_ID_NAMESPACE, str(parcel.order_id)),
+            shipment_id_for(parcel.order_id),
             parcel.order_id,
             parcel.destination_country or "",
             now,
@@ -82,7 +82,6 @@ async def advance(parcel: Parcel, uow: UnitOfWork, now: datetime) -> None:
 
 async def record_scan(
     uow: UnitOfWork,
-    shipments: ShipmentRepository,
     shipment: Shipment,
     scan_code: str,
     at: datetime,
@@ -92,19 +91,27 @@ async def record_scan(
     recorded_by: str | None = None,
 ) -> None:
     """Apply a scan (refused by the domain when it makes no sense) and announce it."""
+    shipments = ShipmentRepository.of(uow.session)
     before = shipment.status
     shipment.apply_scan(scan_code, at, reason, location=location, recorded_by=recorded_by)
     shipments.save(shipment)
+    if shipment.uld_id is not None and shipment.status is not before:
+        units = UnitLoadRepository.of(uow.session)
+        if shipment.status is TrackingStatus.DEPARTED:
+            await units.departed(shipment.uld_id, at)
+        # After departure its unit left with it, and is built up no further.
+        elif before not in LEFT_HUB_STATUSES and shipment.status is TrackingStatus.EXCEPTION:
+            weight = await shipments.weight_of(shipment.order_id)
+            await units.unload(shipment.uld_id, weight, at)
     await _announce(uow, shipment, before)
 
 
 async def answer_cancellation(uow: UnitOfWork, parcel: Parcel, reason: str, now: datetime) -> None:
     """Cancel what is still at the hub, or refuse; a repeated request gets the same answer."""
-    shipments = ShipmentRepository(uow.session)
-    shipment = await shipments.for_order(parcel.order_id)
+    shipment = ShipmentRepository.of(uow.session).for_order(parcel.order_id)
     if parcel.cancelled_at is None:
         try:
-            _cancel(shipments, shipment, parcel, reason, now)
+            await _cancel(uow, shipment, parcel, reason, now)
         except CancellationRefused as refusal:
             assert shipment is not None, "only a shipment can be too late to cancel"
             await uow.emit(
@@ -127,22 +134,21 @@ async def withdraw(uow: UnitOfWork, parcel: Parcel, reason: str, now: datetime) 
     and nothing is created or booked for it afterwards. Nobody asked, so nobody is answered."""
     if parcel.cancelled_at is not None:
         return
-    shipments = ShipmentRepository(uow.session)
+    shipment = ShipmentRepository.of(uow.session).for_order(parcel.order_id)
     # A shipment in exception is already on its way back to the seller.
     with suppress(CancellationRefused):
-        _cancel(shipments, await shipments.for_order(parcel.order_id), parcel, reason, now)
+        await _cancel(uow, shipment, parcel, reason, now)
 
 
-def _cancel(
-    shipments: ShipmentRepository,
-    shipment: Shipment | None,
-    parcel: Parcel,
-    reason: str,
-    now: datetime,
+async def _cancel(
+    uow: UnitOfWork, shipment: Shipment | None, parcel: Parcel, reason: str, now: datetime
 ) -> None:
     if shipment is not None:
         shipment.cancel(reason, now)
-        shipments.save(shipment)
+        ShipmentRepository.of(uow.session).save(shipment)
+        if shipment.uld_id is not None:
+            assert parcel.weight_kg is not None, "a shipment built up has its weight"
+            await UnitLoadRepository.of(uow.session).unload(shipment.uld_id, parcel.weight_kg, now)
     parcel.cancelled_at = now
     parcel.cancellation_reason = reason
 
@@ -154,10 +160,10 @@ async def _book(
     parcel: Parcel,
     now: datetime,
 ) -> None:
-    units = UnitLoadRepository(uow.session)
+    units = UnitLoadRepository.of(uow.session)
     try:
         departure = choose_departure(shipment.destination, now, parcel.dangerous_goods)
-        unit = await _unit_for(units, departure, shipment, parcel)
+        build_up = await _build_up(units, departure, shipment, parcel, now)
     except (NoEligibleDeparture, NoSuitableUld) as refusal:
         reason = str(refusal)
         if shipment.hold_reason != reason:  # the clock's retries that change nothing stay quiet
@@ -168,13 +174,9 @@ async def _book(
         shipment.hold(reason, now)
         shipments.save(shipment)
         return
-    booking = book(
-        departure,
-        house_serial=await uow.session.scalar(select(next_serial(house_awb_serials))),
-        master_serial=await uow.session.scalar(select(next_serial(master_awb_serials))),
-    )
+    house_serial, master_serial = await shipments.next_awb_serials()
+    booking = book(departure, house_serial=house_serial, master_serial=master_serial)
     shipment.book(booking, now)
-    shipments.save(shipment)
     await uow.emit(
         ShipmentDispatched(
             order_id=parcel.order_id,
@@ -185,20 +187,22 @@ async def _book(
             departs_at=departure.departs_at,
         )
     )
-    if unit is None:
-        return
-    uld_id = unit.uld_id or await units.open(
-        unit.uld_type, departure, bool(parcel.dangerous_goods), now
-    )
-    shipment.consolidate(uld_id, now)
+    if build_up is not None:
+        load, choice = build_up
+        shipment.consolidate(await units.load(choice, departure, load, now), now)
+        await _announce(uow, shipment, TrackingStatus.BOOKED)
     shipments.save(shipment)
-    await _announce(uow, shipment, TrackingStatus.BOOKED)
 
 
-async def _unit_for(
-    units: UnitLoadRepository, departure: Departure, shipment: Shipment, parcel: Parcel
-) -> UnitChoice | None:
-    """The ULD the shipment will be built up in, or None when its leg carries it loose."""
+async def _build_up(
+    units: UnitLoadRepository,
+    departure: Departure,
+    shipment: Shipment,
+    parcel: Parcel,
+    now: datetime,
+) -> tuple[ShipmentLoad, UnitChoice] | None:
+    """The shipment as the load planner sees it and the ULD it will be built up in, or
+    None when its leg carries it loose."""
     if not travels_in_ulds(departure):
         return None
     assert parcel.weight_kg is not None, "an announced parcel has its weight"
@@ -208,8 +212,7 @@ async def _unit_for(
         parcel.weight_kg,
         frozenset(parcel.dangerous_goods),
     )
-    await units.lock_departure(departure)
-    return choose_unit(load, await units.building(departure))
+    return load, choose_unit(load, await units.building(departure, now))
 
 
 async def _announce(uow: UnitOfWork, shipment: Shipment, before: TrackingStatus) -> None:

@@ -4,7 +4,8 @@ Every tick the job takes the shipments whose next automatic scan is due
 (`domain/clock.py`) and applies it through `hub.record_scan`, the operators' code path, so
 each step is announced the same way. It also tries again to book the shipments held for
 want of a departure. Work is done in short transactions on rows taken with
-`SELECT ... FOR UPDATE SKIP LOCKED`, so replicas share it and never wait on each other.
+`SELECT ... FOR UPDATE SKIP LOCKED`, so replicas share it and never wait on each other
+for shipments (a departure or a booking still takes the hub's build-up lock).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from decimal import Decimal
 from services.fulfillment.domain.clock import clock_from, next_automatic_scan
 from services.fulfillment.domain.shipment import Shipment
 from services.fulfillment.hub import advance, record_scan
-from services.fulfillment.repository import ShipmentRepository, held_parcels_to_retry
+from services.fulfillment.repository import ShipmentRepository
 from shared.events import utcnow
 from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.service import BackgroundJob, ServiceRuntime
@@ -38,23 +39,23 @@ def hub_clock_job(factor: Decimal) -> BackgroundJob:
 async def advance_due_shipments(units_of_work: UnitOfWorkFactory, factor: Decimal) -> None:
     async with units_of_work() as uow:
         now = utcnow()
-        shipments = ShipmentRepository(uow.session)
+        shipments = ShipmentRepository.of(uow.session)
         for shipment in await shipments.due_for_scan(now, factor, BATCH_SIZE):
-            await _apply_due_scans(uow, shipments, shipment, factor, now)
+            await _apply_due_scans(uow, shipment, factor, now)
         await uow.commit()
 
 
 async def retry_held_shipments(units_of_work: UnitOfWorkFactory, factor: Decimal) -> None:
     async with units_of_work() as uow:
         now = utcnow()
-        for parcel in await held_parcels_to_retry(uow.session, now, factor, BATCH_SIZE):
-            await advance(parcel, uow, now)
+        shipments = ShipmentRepository.of(uow.session)
+        for parcel in await shipments.held_for_retry(now, factor, BATCH_SIZE):
+            await advance(uow, parcel, now)
         await uow.commit()
 
 
 async def _apply_due_scans(
     uow: UnitOfWork,
-    shipments: ShipmentRepository,
     shipment: Shipment,
     factor: Decimal,
     now: datetime,
@@ -67,4 +68,4 @@ async def _apply_due_scans(
             return
         # Mapping back may round a microsecond past now; a scan is never recorded ahead of it.
         at = min(clock.real_time(scan.due_at), now)
-        await record_scan(uow, shipments, shipment, scan.scan_code, at)
+        await record_scan(uow, shipment, scan.scan_code, at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.fulfillment.api import router
-from services.fulfillment.handlers import HANDLERS, SUBSCRIPTIONS
+from services.fulfillment.handlers import HANDLERS, SUBSCRIPTIONS, prefetch
 from services.fulfillment.hub_clock import hub_clock_job
 from services.fulfillment.settings import FulfillmentSettings
 from shared.service import create_service_app
@@ -23,5 +23,6 @@ app = create_service_app(
     routers=[router],
     subscriptions=SUBSCRIPTIONS,
     handlers=HANDLERS,
+    prefetch=prefetch,
     background_jobs=[hub_clock_job(settings.hub_clock_factor)] if settings.hub_clock_factor else [],
 )

@@ -17,9 +17,10 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
@@ -49,10 +50,12 @@ class Parcel(Base):
 
 
 class UnitLoadRecord(Base):
-    """A ULD built up for one departure; what it carries is its shipments' weight."""
+    """A ULD built up for one departure, until the first of its shipments departs."""
 
     __tablename__ = "ulds"
-    __table_args__ = (Index("ix_ulds_departure", "leg_id", "departs_at"),)
+    __table_args__ = (
+        Index("ix_ulds_building", "departs_at", postgresql_where=text("departed_at IS NULL")),
+    )
 
     id: Mapped[str] = mapped_column(String(12), primary_key=True)
     type_code: Mapped[str] = mapped_column(String(3))
@@ -60,6 +63,10 @@ class UnitLoadRecord(Base):
     departs_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     destination: Mapped[str] = mapped_column(String(3))
     dangerous_goods: Mapped[bool]
+    # What its shipments weigh while it is built up: claimed by each booking into it,
+    # released by a shipment cancelled or in exception, so no booking adds them up.
+    net_weight_kg: Mapped[Decimal] = mapped_column(Numeric(12, 3))
+    departed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -79,6 +86,8 @@ class ShipmentRecord(Base):
     departs_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     arrives_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     uld_id: Mapped[str | None] = mapped_column(ForeignKey("ulds.id"), index=True)
+    # Never loaded; declared so that the flush inserts a new ULD before the shipment in it.
+    uld: Mapped[UnitLoadRecord | None] = relationship(lazy="raise")
     hold_reason: Mapped[str | None] = mapped_column(Text)
     hold_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The hub clock's bookkeeping, so that it finds due shipments without reading histories:
