@@ -93,9 +93,16 @@ class HandlerFailed(Exception):
         self.error = error
 
 
+# Deadlock and serialization failures: the transaction lost a race, not the message's fault.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
 def _is_infrastructure_failure(error: BaseException) -> bool:
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        if getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            return True
     return isinstance(error, INFRASTRUCTURE_ERRORS)
 
 
