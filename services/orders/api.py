@@ -10,11 +10,23 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from sqlalchemy import select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from pydantic import BaseModel
+from sqlalchemy import (
+    DateTime,
+    Numeric,
+    String,
+    Uuid,
+    bindparam,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import joinedload, selectinload
 
 from services.orders.domain import CancellationRefused, OrderStatus, check_cancellable
-from services.orders.partners import partner_for_key
+from services.orders.partners import PartnerKeys
 from services.orders.schemas import (
     CancelRequest,
     OrderPage,
@@ -25,53 +37,73 @@ from services.orders.schemas import (
     WebhookResponse,
 )
 from services.orders.settings import OrdersSettings
-from services.orders.tables import IdempotencyKey, Order, Partner, TimelineRecord
-from services.orders.webhooks import announce, new_secret
+from services.orders.tables import IdempotencyKey, Order, Partner
+from services.orders.webhooks import announce, new_secret, webhook_payload
 from shared.events import OrderCancellationRequested, OrderDetails, OrderPlaced
 from shared.problems import PROBLEM_RESPONSES, ProblemError
 from shared.service import UnitOfWorkDep, runtime_of
 
 router = APIRouter(prefix="/v1", tags=["orders"], responses=PROBLEM_RESPONSES)
 
+partner_keys = PartnerKeys()
 
-async def current_partner(
+
+async def current_partner_id(
     uow: UnitOfWorkDep,
     authorization: Annotated[str | None, Header(description="Bearer <partner API key>")] = None,
-) -> Partner:
+) -> uuid.UUID:
     scheme, _, key = (authorization or "").partition(" ")
-    partner = (
-        await partner_for_key(uow.session, key) if scheme.lower() == "bearer" and key else None
+    partner_id = (
+        await partner_keys.partner_id(uow.session, key)
+        if scheme.lower() == "bearer" and key
+        else None
     )
-    if partner is None:
+    if partner_id is None:
         raise ProblemError(
             401,
             "unauthorized",
             "A valid partner API key is required: Authorization: Bearer <api key>",
         )
-    return partner
+    return partner_id
 
 
-PartnerDep = Annotated[Partner, Depends(current_partner)]
+PartnerIdDep = Annotated[uuid.UUID, Depends(current_partner_id)]
 
 
-def _fingerprint(body: OrderDetails) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+def _json(
+    model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """`model` serialised by pydantic's own encoder, skipping FastAPI's re-validation of it."""
+    return Response(
+        model.model_dump_json(),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+def _fingerprint(details: dict[str, object]) -> str:
+    canonical = json.dumps(details, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _totals(details: OrderDetails) -> Totals:
+    return Totals(
+        goods=details.goods_total,
+        shipping=details.shipping_cost,
+        insurance=details.insurance_cost,
+        total=details.order_total,
+        currency=details.currency,
+    )
+
+
 def _order_response(order: Order) -> OrderResponse:
-    details = OrderDetails.model_validate(order.details)
+    """An order read with its timeline (`selectinload(Order.timeline)`)."""
     return OrderResponse(
         id=order.id,
         partner_reference=order.partner_reference,
         status=order.status,
-        totals=Totals(
-            goods=details.goods_total,
-            shipping=details.shipping_cost,
-            insurance=details.insurance_cost,
-            total=details.order_total,
-            currency=details.currency,
-        ),
+        totals=_totals(OrderDetails.model_validate(order.details)),
         created_at=order.created_at,
         updated_at=order.updated_at,
         cancellation_requested_at=order.cancellation_requested_at,
@@ -87,13 +119,83 @@ def _order_response(order: Order) -> OrderResponse:
     )
 
 
-async def _replay(uow: UnitOfWorkDep, partner: Partner, key: str, fingerprint: str) -> Order:
-    """The order an earlier request with this Idempotency-Key placed."""
-    stored = await uow.session.scalar(
-        select(IdempotencyKey).where(
-            IdempotencyKey.partner_id == partner.id, IdempotencyKey.key == key
-        )
+# The claim of an Idempotency-Key comes first: a concurrent retry waits on it for the first
+# request's commit, then writes nothing (and the statement returns no row).
+_CLAIM_KEY = """
+claimed AS (
+    INSERT INTO idempotency_keys (partner_id, key, request_fingerprint, order_id)
+    VALUES (:partner_id, :idempotency_key, :fingerprint, :order_id)
+    ON CONFLICT (partner_id, key) DO NOTHING
+    RETURNING order_id
+),"""
+
+# The order, its first timeline entry and, if the partner has a webhook, its delivery, in
+# one statement returning the new order's id. Plain SQL rather than the PostgreSQL dialect's
+# `insert()`, which SQLAlchemy never caches: it would be compiled again for every request.
+_PLACE_ORDER = """
+WITH {claim}
+placed AS (
+    INSERT INTO orders (
+        id, partner_id, partner_reference, status, currency, total, details,
+        created_at, updated_at
     )
+    SELECT :order_id, :partner_id, :partner_reference, :status, :currency, :total, :details,
+        :now, :now
+    {source}
+    RETURNING id, partner_id, created_at
+),
+first_entry AS (
+    INSERT INTO order_timeline (
+        order_id, event_id, event_type, source_service, occurred_at, detail
+    )
+    SELECT id, :event_id, 'OrderPlaced', 'orders', created_at, :entry_detail FROM placed
+),
+delivery AS (
+    INSERT INTO webhook_deliveries (
+        id, partner_id, order_id, payload, attempts, next_attempt_at
+    )
+    SELECT :delivery_id, placed.partner_id, placed.id, :payload, 0, placed.created_at
+    FROM placed JOIN partners ON partners.id = placed.partner_id
+    WHERE partners.webhook_url IS NOT NULL
+)
+SELECT id FROM placed
+"""
+
+_PLACEMENT_TYPES = (
+    bindparam("order_id", type_=Uuid),
+    bindparam("partner_id", type_=Uuid),
+    bindparam("partner_reference", type_=String),
+    bindparam("status", type_=String),
+    bindparam("currency", type_=String),
+    bindparam("total", type_=Numeric),
+    bindparam("details", type_=JSONB),
+    bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("event_id", type_=Uuid),
+    bindparam("entry_detail", type_=JSONB),
+    bindparam("delivery_id", type_=Uuid),
+    bindparam("payload", type_=JSONB),
+)
+
+PLACE_ORDER = text(_PLACE_ORDER.format(claim="", source="")).bindparams(*_PLACEMENT_TYPES)
+PLACE_ORDER_ONCE = text(_PLACE_ORDER.format(claim=_CLAIM_KEY, source="FROM claimed")).bindparams(
+    *_PLACEMENT_TYPES,
+    bindparam("idempotency_key", type_=String),
+    bindparam("fingerprint", type_=String),
+)
+
+
+async def _replay(
+    uow: UnitOfWorkDep, partner_id: uuid.UUID, key: str, fingerprint: str
+) -> OrderResponse:
+    """The order an earlier request with this Idempotency-Key placed."""
+    stored = (
+        await uow.session.execute(
+            select(IdempotencyKey.request_fingerprint, Order)
+            .outerjoin(Order, Order.id == IdempotencyKey.order_id)
+            .where(IdempotencyKey.partner_id == partner_id, IdempotencyKey.key == key)
+            .options(selectinload(Order.timeline))
+        )
+    ).first()
     if stored is None or stored.request_fingerprint != fingerprint:
         raise ProblemError(
             422,
@@ -101,20 +203,18 @@ async def _replay(uow: UnitOfWorkDep, partner: Partner, key: str, fingerprint: s
             "This Idempotency-Key was already used with a different request body",
             errors=[{"pointer": "header:/Idempotency-Key", "detail": "used with another body"}],
         )
-    order = await uow.session.get(Order, stored.order_id)
-    if order is None:
+    if stored.Order is None:
         raise ProblemError(
             409, "idempotency-key-in-flight", "The first request with this key is still running"
         )
-    return order
+    return _order_response(stored.Order)
 
 
 @router.post("/orders", status_code=201, response_model=OrderResponse, summary="Place an order")
 async def place_order(
     body: OrderDetails,
-    partner: PartnerDep,
+    partner_id: PartnerIdDep,
     uow: UnitOfWorkDep,
-    response: Response,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -123,59 +223,59 @@ async def place_order(
             description="A retry with the same key returns the first order, not a second one",
         ),
     ] = None,
-) -> OrderResponse:
-    fingerprint = _fingerprint(body)
+) -> Response:
+    details = body.model_dump(mode="json")
     order_id = uuid.uuid4()
-    if idempotency_key is not None:
-        # Claiming the key first makes a concurrent retry wait here for the first request's
-        # commit, then answer with its order rather than place a second one.
-        claimed = await uow.session.scalar(
-            insert(IdempotencyKey)
-            .values(
-                partner_id=partner.id,
-                key=idempotency_key,
-                request_fingerprint=fingerprint,
-                order_id=order_id,
-            )
-            .on_conflict_do_nothing(index_elements=["partner_id", "key"])
-            .returning(IdempotencyKey.id)
-        )
-        if claimed is None:
-            earlier = await _replay(uow, partner, idempotency_key, fingerprint)
-            response.headers["Idempotent-Replayed"] = "true"
-            return _order_response(earlier)
-
     now = datetime.now(UTC)
+    status = OrderStatus.PENDING.value
+    detail = {"partner_reference": body.partner_reference}
+    # Staged, not written: a replayed request never commits, and its event goes with it.
     envelope = await uow.emit(
-        OrderPlaced(order_id=order_id, partner_id=partner.id, placed_at=now, order=body)
+        OrderPlaced(order_id=order_id, partner_id=partner_id, placed_at=now, order=body)
     )
-    uow.session.add(
-        Order(
-            id=order_id,
-            partner_id=partner.id,
-            partner_reference=body.partner_reference,
-            status=OrderStatus.PENDING,
-            currency=body.currency,
-            total=body.order_total,
-            details=body.model_dump(mode="json"),
-            created_at=now,
-            updated_at=now,
-            timeline=[
-                TimelineRecord(
-                    event_id=envelope.id,
-                    event_type="OrderPlaced",
-                    source_service="orders",
-                    occurred_at=now,
-                    detail={"partner_reference": body.partner_reference},
-                )
-            ],
+    parameters = {
+        "order_id": order_id,
+        "partner_id": partner_id,
+        "partner_reference": body.partner_reference,
+        "status": status,
+        "currency": body.currency,
+        "total": body.order_total,
+        "details": details,
+        "now": now,
+        "event_id": envelope.id,
+        "entry_detail": detail,
+        "delivery_id": uuid.uuid4(),
+        "payload": webhook_payload(
+            order_id, body.partner_reference, status, "OrderPlaced", detail, now
+        ),
+    }
+    if idempotency_key is None:
+        await uow.session.execute(PLACE_ORDER, parameters)
+    else:
+        fingerprint = _fingerprint(details)
+        placed = await uow.session.scalar(
+            PLACE_ORDER_ONCE,
+            {**parameters, "idempotency_key": idempotency_key, "fingerprint": fingerprint},
         )
-    )
-    order = await uow.session.get(Order, order_id)
-    await announce(uow, order, "OrderPlaced", {"partner_reference": body.partner_reference})
+        if placed is None:
+            earlier = await _replay(uow, partner_id, idempotency_key, fingerprint)
+            return _json(earlier, 201, {"Idempotent-Replayed": "true"})
     await uow.commit()
-    response.headers["Location"] = f"/v1/orders/{order.id}"
-    return _order_response(order)
+    placed_order = OrderResponse(
+        id=order_id,
+        partner_reference=body.partner_reference,
+        status=status,
+        totals=_totals(body),
+        created_at=now,
+        updated_at=now,
+        cancellation_requested_at=None,
+        timeline=[
+            TimelineItem(
+                event_type="OrderPlaced", occurred_at=now, source_service="orders", detail=detail
+            )
+        ],
+    )
+    return _json(placed_order, 201, {"Location": f"/v1/orders/{order_id}"})
 
 
 @router.get(
@@ -183,11 +283,15 @@ async def place_order(
     response_model=OrderResponse,
     summary="An order with its timeline",
 )
-async def get_order(order_id: uuid.UUID, partner: PartnerDep, uow: UnitOfWorkDep) -> OrderResponse:
-    order = await uow.session.get(Order, order_id)
-    if order is None or order.partner_id != partner.id:
+async def get_order(order_id: uuid.UUID, partner_id: PartnerIdDep, uow: UnitOfWorkDep) -> Response:
+    order = await uow.session.scalar(
+        select(Order)
+        .where(Order.id == order_id, Order.partner_id == partner_id)
+        .options(selectinload(Order.timeline))
+    )
+    if order is None:
         raise ProblemError(404, "order-not-found", f"No order {order_id} for this partner")
-    return _order_response(order)
+    return _json(_order_response(order))
 
 
 @router.post(
@@ -202,10 +306,15 @@ async def get_order(order_id: uuid.UUID, partner: PartnerDep, uow: UnitOfWorkDep
     ),
 )
 async def cancel_order(
-    order_id: uuid.UUID, body: CancelRequest, partner: PartnerDep, uow: UnitOfWorkDep
-) -> OrderResponse:
-    order = await uow.session.get(Order, order_id, with_for_update=True)
-    if order is None or order.partner_id != partner.id:
+    order_id: uuid.UUID, body: CancelRequest, partner_id: PartnerIdDep, uow: UnitOfWorkDep
+) -> Response:
+    order = await uow.session.scalar(
+        select(Order)
+        .where(Order.id == order_id, Order.partner_id == partner_id)
+        .options(joinedload(Order.partner, innerjoin=True), selectinload(Order.timeline))
+        .with_for_update(of=Order)
+    )
+    if order is None:
         raise ProblemError(404, "order-not-found", f"No order {order_id} for this partner")
     try:
         check_cancellable(OrderStatus(order.status))
@@ -219,9 +328,9 @@ async def cancel_order(
         order.cancellation_reason = body.reason
         order.updated_at = now
         await uow.emit(OrderCancellationRequested(order_id=order.id, reason=body.reason))
-        await announce(uow, order, "CancellationRequested", {"reason": body.reason})
+        announce(uow.session, order, "CancellationRequested", {"reason": body.reason})
         await uow.commit()
-    return _order_response(order)
+    return _json(_order_response(order), 202)
 
 
 def _encode_cursor(order: Order) -> str:
@@ -244,25 +353,29 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 @router.get("/orders", response_model=OrderPage, summary="This partner's orders, newest first")
 async def list_orders(
-    partner: PartnerDep,
+    partner_id: PartnerIdDep,
     uow: UnitOfWorkDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     status: Annotated[OrderStatus | None, Query()] = None,
-) -> OrderPage:
-    query = select(Order).where(Order.partner_id == partner.id)
+) -> Response:
+    query = select(Order).where(Order.partner_id == partner_id)
     if status is not None:
         query = query.where(Order.status == status)
     if cursor is not None:
         query = query.where(tuple_(Order.created_at, Order.id) < _decode_cursor(cursor))
     orders = (
         await uow.session.scalars(
-            query.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1)
+            query.order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(limit + 1)
+            .options(selectinload(Order.timeline))
         )
     ).all()
     page = orders[:limit]
     next_cursor = _encode_cursor(page[-1]) if len(orders) > limit else None
-    return OrderPage(items=[_order_response(order) for order in page], next_cursor=next_cursor)
+    return _json(
+        OrderPage(items=[_order_response(order) for order in page], next_cursor=next_cursor)
+    )
 
 
 @router.put(
@@ -272,7 +385,7 @@ async def list_orders(
     summary="Receive a signed notification at this URL for every step of your orders",
 )
 async def set_webhook(
-    body: WebhookRequest, partner: PartnerDep, uow: UnitOfWorkDep, request: Request
+    body: WebhookRequest, partner_id: PartnerIdDep, uow: UnitOfWorkDep, request: Request
 ) -> WebhookResponse:
     settings: OrdersSettings = runtime_of(request).settings
     if body.url.scheme != "https" and not settings.webhook_local_targets:
@@ -282,14 +395,19 @@ async def set_webhook(
             "Webhook URLs must use https",
             errors=[{"pointer": "/url", "detail": "must use https"}],
         )
-    partner.webhook_url = str(body.url)
-    partner.webhook_secret = new_secret()
+    webhook = WebhookResponse(url=str(body.url), secret=new_secret())
+    await uow.session.execute(
+        update(Partner)
+        .where(Partner.id == partner_id)
+        .values(webhook_url=webhook.url, webhook_secret=webhook.secret)
+    )
     await uow.commit()
-    return WebhookResponse(url=partner.webhook_url, secret=partner.webhook_secret)
+    return webhook
 
 
 @router.get("/webhook", response_model=WebhookResponse, tags=["webhooks"], summary="Your webhook")
-async def get_webhook(partner: PartnerDep) -> WebhookResponse:
-    if not partner.webhook_url:
+async def get_webhook(partner_id: PartnerIdDep, uow: UnitOfWorkDep) -> WebhookResponse:
+    url = await uow.session.scalar(select(Partner.webhook_url).where(Partner.id == partner_id))
+    if not url:
         raise ProblemError(404, "webhook-not-set", "No webhook is set for this partner")
-    return WebhookResponse(url=partner.webhook_url)
+    return WebhookResponse(url=url)

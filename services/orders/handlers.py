@@ -1,9 +1,19 @@
-"""Orders listens to every service and keeps each order's status and timeline."""
+"""Orders listens to every service and keeps each order's status and timeline.
+
+A consumer batch is one transaction: `prefetch` locks the batch's orders and loads their
+partners in one statement, then each event's handler changes its order in memory and adds
+its timeline entry and webhook delivery to the session, all written by the commit's flush.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
+
+from sqlalchemy import Uuid, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import joinedload
 
 from services.orders.domain import OrderStatus, status_after
 from services.orders.tables import Order, TimelineRecord
@@ -38,8 +48,33 @@ SUBSCRIPTIONS = [Topics.PAYMENTS, Topics.CUSTOMS, Topics.FULFILLMENT]
 _ORDER_FIELDS = {"order_id"}
 
 
+LOCKED_ORDERS = "orders.locked"
+
+# Rows are locked in id order, so two batches sharing orders queue rather than deadlock.
+LOCK_ORDERS = (
+    select(Order)
+    .options(joinedload(Order.partner, innerjoin=True))
+    .where(Order.id == any_(bindparam("order_ids", type_=ARRAY(Uuid))))
+    .order_by(Order.id)
+    .with_for_update(of=Order)
+    .execution_options(populate_existing=True)
+)
+
+
+async def prefetch(events: Sequence[Event], uow: UnitOfWork) -> None:
+    """Lock the orders of a batch's events, with their partners' webhook settings, into the
+    session for the handlers."""
+    order_ids = sorted({event.order_id for event in events})
+    # The identity map holds unchanged rows only weakly: the session's `info` keeps them
+    # alive for the transaction, so `session.get` finds them without SQL.
+    uow.session.info[LOCKED_ORDERS] = (
+        await uow.session.scalars(LOCK_ORDERS, {"order_ids": order_ids})
+    ).all()
+
+
 async def record_in_timeline(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:
-    order = await uow.session.get(Order, event.order_id, with_for_update=True)
+    # Found in the session, where the batch's prefetch locked it: no SQL.
+    order = await uow.session.get(Order, event.order_id)
     if order is None:
         log.warning("event for an unknown order", extra={"order_id": str(event.order_id)})
         return
@@ -60,7 +95,7 @@ async def record_in_timeline(event: Event, envelope: Envelope, uow: UnitOfWork) 
             detail=detail,
         )
     )
-    await announce(uow, order, event_name, detail)
+    announce(uow.session, order, event_name, detail)
 
 
 HANDLERS = {

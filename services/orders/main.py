@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.orders.api import router
-from services.orders.handlers import HANDLERS, SUBSCRIPTIONS
+from services.orders.handlers import HANDLERS, SUBSCRIPTIONS, prefetch
 from services.orders.settings import OrdersSettings
 from services.orders.webhooks import webhook_delivery_job
 from shared.service import create_service_app
@@ -26,5 +26,6 @@ app = create_service_app(
     routers=[router],
     subscriptions=SUBSCRIPTIONS,
     handlers=HANDLERS,
+    prefetch=prefetch,
     background_jobs=[webhook_delivery_job(settings)],
 )

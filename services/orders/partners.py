@@ -1,10 +1,18 @@
-"""Partner API keys: only a SHA-256 hash is stored; the key is shown once, at creation."""
+"""Partner API keys: only a SHA-256 hash is stored; the key is shown once, at creation.
+
+Every request presents a key, so the key -> partner answer is remembered in process for
+`KEY_CACHE_SECONDS`: a key revoked (`api_keys.revoked_at` set) is refused by every replica at
+most that long after the revocation commits (plus the time of a request already in flight).
+Unknown and revoked keys are never remembered, so a new key works at once.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.orders.tables import ApiKey, Partner
 
 KEY_PREFIX = "ehub_sk_"
+KEY_CACHE_SECONDS = 2.0
+KEY_CACHE_ENTRIES = 10_000
 
 
 def hash_key(key: str) -> str:
@@ -31,9 +41,39 @@ async def create_partner(session: AsyncSession, name: str) -> tuple[Partner, str
     return partner, key
 
 
-async def partner_for_key(session: AsyncSession, key: str) -> Partner | None:
-    return await session.scalar(
-        select(Partner)
-        .join(ApiKey, ApiKey.partner_id == Partner.id)
-        .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
-    )
+class PartnerKeys:
+    """Which partner an API key belongs to, remembered for `ttl` seconds per key.
+
+    At most `max_entries` keys are remembered; beyond that the one looked up longest ago
+    is forgotten first.
+    """
+
+    def __init__(
+        self,
+        ttl: float = KEY_CACHE_SECONDS,
+        max_entries: int = KEY_CACHE_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._clock = clock
+        self._partners: dict[str, tuple[uuid.UUID, float]] = {}
+
+    async def partner_id(self, session: AsyncSession, key: str) -> uuid.UUID | None:
+        """The partner of an unrevoked `key`, or None."""
+        key_hash = hash_key(key)
+        now = self._clock()
+        remembered = self._partners.pop(key_hash, None)
+        if remembered is not None and remembered[1] > now:
+            self._partners[key_hash] = remembered
+            return remembered[0]
+        partner_id = await session.scalar(
+            select(ApiKey.partner_id).where(
+                ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
+            )
+        )
+        if partner_id is not None:
+            if len(self._partners) >= self._max_entries:
+                del self._partners[next(iter(self._partners))]
+            self._partners[key_hash] = (partner_id, now + self._ttl)
+        return partner_id

@@ -62,9 +62,12 @@ class Order(Base):
     cancellation_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancellation_reason: Mapped[str | None] = mapped_column(String(500))
 
+    # Neither loads by itself: the consumer path must not read a timeline or a partner per
+    # event, so whoever needs them says so (`selectinload`, `joinedload`).
     timeline: Mapped[list[TimelineRecord]] = relationship(
-        order_by="TimelineRecord.occurred_at", lazy="selectin"
+        order_by="TimelineRecord.occurred_at", lazy="raise"
     )
+    partner: Mapped[Partner] = relationship(lazy="raise")
 
 
 class TimelineRecord(Base):

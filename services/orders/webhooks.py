@@ -23,10 +23,10 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders.settings import OrdersSettings
 from services.orders.tables import Order, Partner, WebhookDelivery
-from shared.messaging.unit_of_work import UnitOfWork
 from shared.service import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -67,25 +67,43 @@ def retry_delay(attempts: int) -> timedelta:
     return FIRST_RETRY * (2 ** (attempts - 1))
 
 
-async def announce(uow: UnitOfWork, order: Order, event_type: str, detail: dict[str, Any]) -> None:
-    """Queue a webhook for the order's partner, if it subscribed, in the caller's transaction."""
-    partner = await uow.session.get(Partner, order.partner_id)
-    if partner is None or not partner.webhook_url:
+def webhook_payload(
+    order_id: uuid.UUID,
+    partner_reference: str,
+    status: str,
+    event_type: str,
+    detail: dict[str, Any],
+    occurred_at: datetime,
+) -> dict[str, Any]:
+    """The body a partner receives for one step of one of its orders."""
+    return {
+        "type": f"order.{event_type}",
+        "order_id": str(order_id),
+        "partner_reference": partner_reference,
+        "status": status,
+        "occurred_at": occurred_at.isoformat(),
+        "detail": detail,
+    }
+
+
+def announce(session: AsyncSession, order: Order, event_type: str, detail: dict[str, Any]) -> None:
+    """Queue a webhook for the order's partner, if it subscribed, in the caller's transaction.
+
+    The order comes with its partner loaded (`joinedload(Order.partner)`): nothing is read here.
+    """
+    if not order.partner.webhook_url:
         return
-    uow.session.add(
+    now = datetime.now(UTC)
+    session.add(
         WebhookDelivery(
             id=uuid.uuid4(),
-            partner_id=partner.id,
+            partner_id=order.partner_id,
             order_id=order.id,
-            payload={
-                "type": f"order.{event_type}",
-                "order_id": str(order.id),
-                "partner_reference": order.partner_reference,
-                "status": order.status,
-                "occurred_at": datetime.now(UTC).isoformat(),
-                "detail": detail,
-            },
-            next_attempt_at=datetime.now(UTC),
+            payload=webhook_payload(
+                order.id, order.partner_reference, order.status, event_type, detail, now
+            ),
+            attempts=0,
+            next_attempt_at=now,
         )
     )
 

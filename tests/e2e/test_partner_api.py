@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
+from services.orders.partners import KEY_CACHE_SECONDS
+from tests.e2e.conftest import partner_client
 from tests.e2e.orders import order_body, place
 
 pytestmark = pytest.mark.e2e
@@ -86,3 +92,55 @@ def test_orders_are_listed_newest_first_in_pages(partner):
 
     assert [o["id"] for o in first["items"]] == ids[::-1][:2]
     assert second["items"][0]["id"] == ids[0]
+
+
+def test_concurrent_retries_with_one_idempotency_key_place_one_order(partner):
+    body = order_body()
+    headers = {"Idempotency-Key": body["partner_reference"]}
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda _: place(partner, body, **headers), range(8)))
+
+    assert {response.status_code for response in responses} == {201}
+    assert len({response.json()["id"] for response in responses}) == 1
+    replayed = [r for r in responses if r.headers.get("Idempotent-Replayed") == "true"]
+    assert len(replayed) == 7, "every request but the first answers with the first's order"
+
+
+def test_a_placed_order_is_answered_as_it_is_then_read_at_its_location(partner):
+    response = place(partner, order_body())
+
+    assert response.status_code == 201
+    order = response.json()
+    assert response.headers["Location"] == f"/v1/orders/{order['id']}"
+    assert [entry["event_type"] for entry in order["timeline"]] == ["OrderPlaced"]
+    assert order["totals"] == {
+        "goods": "49.80",
+        "shipping": "6.50",
+        "insurance": "0.80",
+        "total": "57.10",
+        "currency": "EUR",
+    }
+    read = partner.get(response.headers["Location"]).json()
+    assert {key: read[key] for key in ("id", "created_at", "totals")} == {
+        key: order[key] for key in ("id", "created_at", "totals")
+    }
+    assert read["timeline"][0] == order["timeline"][0]
+
+
+async def test_a_revoked_key_is_refused_within_seconds(stack, databases):
+    with partner_client(stack, "revoked") as client:
+        assert client.get("/v1/orders").status_code == 200
+        key = client.headers["Authorization"].removeprefix("Bearer ")
+        await databases.execute(
+            "orders",
+            "UPDATE api_keys SET revoked_at = now() WHERE key_hash = :key_hash",
+            key_hash=hashlib.sha256(key.encode()).hexdigest(),
+        )
+        revoked_at = time.monotonic()
+
+        while client.get("/v1/orders").status_code == 200:
+            assert time.monotonic() - revoked_at < KEY_CACHE_SECONDS + 2, "revoked key still works"
+            time.sleep(0.1)
+
+        assert client.post("/v1/orders", json=order_body()).status_code == 401
