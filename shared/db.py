@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -13,14 +13,17 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 
 from shared.settings import ServiceSettings
 
 T = TypeVar("T")
 
+_PER_TRANSACTION = "ehub.per_transaction"
+
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -29,6 +32,9 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
         pool_pre_ping=False,
         connect_args={"server_settings": {"application_name": settings.service_name}},
     )
+    # Rows a unit of work adds go out as one multi-row INSERT per table, not one per row.
+    engine.dialect.use_insertmanyvalues_wo_returning = True
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
@@ -107,3 +113,23 @@ async def record_facts(
     )
     assert row is not None, "the row was just written in this transaction"
     return row
+
+
+def per_transaction(session: AsyncSession, key: Hashable, make: Callable[[], T]) -> T:
+    """The state a transaction keeps under `key` (built by `make` on first use): the rows a
+    batch's prefetch locked, what a repository has looked up. Forgotten when the transaction
+    ends, committed or rolled back: its locks are gone, and after a rollback its rows no
+    longer say what the database holds. Holding rows here also keeps them in the session's
+    identity map, which holds unchanged rows only weakly."""
+    states: dict[Hashable, Any] | None = session.info.get(_PER_TRANSACTION)
+    if states is None:
+        states = session.info[_PER_TRANSACTION] = {}
+        event.listen(session.sync_session, "after_transaction_end", _forget_transaction)
+    if key not in states:
+        states[key] = make()
+    return states[key]
+
+
+def _forget_transaction(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info[_PER_TRANSACTION].clear()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from opentelemetry import propagate, trace
-from opentelemetry.context import Context
+from opentelemetry.context import Context, attach, detach
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -68,6 +69,16 @@ def current_trace_context() -> dict[str, str]:
 
 def context_from(carrier: Mapping[str, str]) -> Context:
     return propagate.extract(dict(carrier))
+
+
+@contextmanager
+def use_context(context: Context) -> Iterator[None]:
+    """Make `context` current for the block (log lines written in it carry its trace)."""
+    token = attach(context)
+    try:
+        yield
+    finally:
+        detach(token)
 
 
 def kafka_headers(carrier: Mapping[str, str]) -> list[tuple[str, bytes]]:

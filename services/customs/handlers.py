@@ -34,7 +34,7 @@ from services.customs.domain.model import (
 from services.customs.domain.tables.exchange_rates import SNAPSHOT
 from services.customs.settings import CustomsSettings
 from services.customs.tables import BuyerAnnualTotal, Decision, Declaration
-from shared.db import lock_rows
+from shared.db import lock_rows, per_transaction
 from shared.events import (
     CustomsCleared,
     CustomsHeld,
@@ -171,11 +171,13 @@ async def prefetch(events: Sequence[Event], uow: UnitOfWork) -> None:
     buyer_totals = await lock_buyer_totals(
         uow.session, _buyer_years_in_play(declarations.values(), placed)
     )
-    uow.session.info[LOCKED_ROWS] = LockedRows(declarations, buyer_totals)
+    locked = _locked_rows(uow)
+    locked.declarations.update(declarations)
+    locked.buyer_totals.update(buyer_totals)
 
 
 def _locked_rows(uow: UnitOfWork) -> LockedRows:
-    return uow.session.info.setdefault(LOCKED_ROWS, LockedRows())
+    return per_transaction(uow.session, LOCKED_ROWS, LockedRows)
 
 
 async def _declaration(uow: UnitOfWork, order_id: uuid.UUID) -> Declaration:

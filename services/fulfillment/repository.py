@@ -34,14 +34,13 @@ then shipments, then build-up.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, bindparam, event, func, literal, select, update
+from sqlalchemy import DateTime, bindparam, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.fulfillment.domain.awb import HouseAirWaybill, MasterAirWaybill, parse_awb
@@ -71,29 +70,12 @@ from services.fulfillment.tables import (
     next_serial,
     uld_serials,
 )
-from shared.db import lock_rows
+from shared.db import lock_rows, per_transaction
 
 R = TypeVar("R")
 
-_PER_TRANSACTION = "fulfillment.per_transaction"
 BUILD_UP_LOCK = "fulfillment:uld-build-up"
 SHIPMENT_ID_NAMESPACE = uuid.UUID("0b5f7a3e-92d4-4c1b-8f0e-3d7a5c9e2f61")
-
-
-def _of_transaction(session: AsyncSession, make: Callable[[AsyncSession], R]) -> R:
-    """The current transaction's instance made by `make`; forgotten when it ends."""
-    instances: dict[Any, Any] | None = session.info.get(_PER_TRANSACTION)
-    if instances is None:
-        instances = session.info[_PER_TRANSACTION] = {}
-        event.listen(session.sync_session, "after_transaction_end", _forget_transaction)
-    if make not in instances:
-        instances[make] = make(session)
-    return instances[make]
-
-
-def _forget_transaction(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info[_PER_TRANSACTION].clear()
 
 
 def shipment_id_for(order_id: uuid.UUID) -> uuid.UUID:
@@ -164,7 +146,7 @@ class ShipmentRepository:
 
     @classmethod
     def of(cls, session: AsyncSession) -> ShipmentRepository:
-        return _of_transaction(session, cls)
+        return per_transaction(session, cls, lambda: cls(session))
 
     async def lock_orders(self, order_ids: Iterable[uuid.UUID]) -> None:
         """Lock every order's parcel (created when the order is new to the hub) and its
@@ -337,7 +319,7 @@ class UnitLoadRepository:
 
     @classmethod
     def of(cls, session: AsyncSession) -> UnitLoadRepository:
-        return _of_transaction(session, cls)
+        return per_transaction(session, cls, lambda: cls(session))
 
     async def building(self, departure: Departure, now: datetime) -> list[BuildingUnit]:
         """Units of the departure still at the hub, oldest first, with what they carry."""

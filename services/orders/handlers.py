@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from services.orders.domain import OrderStatus, status_after
 from services.orders.tables import Order, TimelineRecord
 from services.orders.webhooks import announce
+from shared.db import per_transaction
 from shared.events import (
     CustomsCleared,
     CustomsHeld,
@@ -65,11 +66,10 @@ async def prefetch(events: Sequence[Event], uow: UnitOfWork) -> None:
     """Lock the orders of a batch's events, with their partners' webhook settings, into the
     session for the handlers."""
     order_ids = sorted({event.order_id for event in events})
-    # The identity map holds unchanged rows only weakly: the session's `info` keeps them
-    # alive for the transaction, so `session.get` finds them without SQL.
-    uow.session.info[LOCKED_ORDERS] = (
+    # Kept for the transaction, so `session.get` finds them in the identity map without SQL.
+    per_transaction(uow.session, LOCKED_ORDERS, list).extend(
         await uow.session.scalars(LOCK_ORDERS, {"order_ids": order_ids})
-    ).all()
+    )
 
 
 async def record_in_timeline(event: Event, envelope: Envelope, uow: UnitOfWork) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from services.payments.domain.payment import OperationKind, Payment, PaymentOperation, PaymentStatus
 from services.payments.tables import CancelledOrder, OperationRecord, PaymentRecord
-from services.payments.transaction_cache import transaction_cache
+from shared.db import per_transaction
 from shared.events import ExchangeRateUsed
 from shared.money import Money, round_money
 
@@ -36,11 +36,11 @@ class PaymentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         # order id -> its locked payment record, or None when it has none
-        self._by_order: dict[uuid.UUID, PaymentRecord | None] = transaction_cache(
-            session, "payments by order"
+        self._by_order: dict[uuid.UUID, PaymentRecord | None] = per_transaction(
+            session, "payments by order", dict
         )
         # order id -> whether it was cancelled before payments saw it placed
-        self._cancelled: dict[uuid.UUID, bool] = transaction_cache(session, "cancelled orders")
+        self._cancelled: dict[uuid.UUID, bool] = per_transaction(session, "cancelled orders", dict)
 
     async def lock_for_orders(self, order_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Payment]:
         """The payments of these orders, by order, locked for this transaction (two statements)."""

@@ -35,7 +35,7 @@ from services.payments.domain.gateway import (
 )
 from services.payments.domain.payment import GatewayOperation
 from services.payments.tables import SandboxMemory
-from services.payments.transaction_cache import transaction_cache
+from shared.db import per_transaction
 from shared.money import Money
 
 RECORD = "idempotency_record"
@@ -145,12 +145,12 @@ async def load_memory(session: AsyncSession, keys: Iterable[str]) -> None:
 
 def _known(session: AsyncSession) -> dict[str, Memory | None]:
     """Key -> its memory as read or learnt in this transaction, None when there is none."""
-    return transaction_cache(session, "sandbox memory")
+    return per_transaction(session, "sandbox memory", dict)
 
 
 def _learnt(session: AsyncSession) -> dict[str, Memory]:
     """What this transaction's calls taught the sandbox, written when it commits."""
-    learnt = transaction_cache(session, "sandbox memory learnt")
+    learnt = per_transaction(session, "sandbox memory learnt", dict)
     if _WRITES_AT_COMMIT not in session.info:
         session.info[_WRITES_AT_COMMIT] = True
         event.listen(session.sync_session, "before_commit", partial(_write, learnt))

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.events import Envelope, Event
 from shared.settings import ServiceSettings
-from shared.telemetry import current_trace_context
+from shared.telemetry import context_from, current_trace_context, use_context
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,6 @@ class UnitOfWork:
         self._staged.append(
             (envelope, self._settings.topic(event.topic), json.dumps(current_trace_context()))
         )
-        # An emitted event is a state change of the saga: worth a line at INFO.
-        log.info("event emitted", extra={"event_type": envelope.type, "order_id": envelope.subject})
         return envelope
 
     async def commit(self) -> None:
@@ -86,6 +84,14 @@ class UnitOfWork:
         await self.session.commit()
         if staged:
             self._on_commit_with_events()
+            # An emitted event is a committed state change of the saga: worth a line at INFO,
+            # in the trace it was emitted in.
+            for envelope, _, context in staged:
+                with use_context(context_from(json.loads(context))):
+                    log.info(
+                        "event emitted",
+                        extra={"event_type": envelope.type, "order_id": envelope.subject},
+                    )
 
 
 class UnitOfWorkFactory:

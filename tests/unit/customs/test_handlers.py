@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
 from services.customs import handlers as customs
 from services.customs.domain import IdentityDocument, IdentityDocumentType, buyer_identity_key
@@ -132,6 +133,8 @@ def authorized(event: OrderPlaced) -> PaymentAuthorized:
 class FakeSession:
     def __init__(self) -> None:
         self.info: dict[str, Any] = {}
+        # An unbound session (no I/O): what the transaction keeps is forgotten through its events.
+        self.sync_session = Session()
         self.added: list[object] = []
 
     def add(self, row: object) -> None:

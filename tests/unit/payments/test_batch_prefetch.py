@@ -20,7 +20,6 @@ from services.payments.handlers import build_handlers, build_prefetch
 from services.payments.service import Payments, payment_id_for
 from services.payments.settings import PaymentsSettings
 from services.payments.tables import CancelledOrder, OperationRecord, PaymentRecord, SandboxMemory
-from services.payments.transaction_cache import transaction_cache
 from shared.events import (
     CustomsCleared,
     Event,
@@ -289,14 +288,3 @@ async def test_expiry_voids_a_batch_of_lapsed_authorizations_in_two_reads(paymen
         PaymentAuthorizationExpired,
     ] * 3
     assert [record.status for record in records] == ["VOIDED"] * 3
-
-
-@pytest.mark.parametrize("end", ["commit", "rollback"])
-async def test_what_a_transaction_cached_is_forgotten_when_it_ends(end):
-    session = AsyncSession()
-    await session.begin()
-    transaction_cache(session, "rows")["key"] = "row"
-
-    await getattr(session, end)()
-
-    assert transaction_cache(session, "rows") == {}
