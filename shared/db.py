@@ -87,34 +87,6 @@ async def lock_rows(
     return {getattr(row, key): row for row in rows}
 
 
-async def record_facts(
-    session: AsyncSession,
-    model: type[T],
-    key: dict[str, Any],
-    facts: dict[str, Any],
-    defaults: dict[str, Any] | None = None,
-) -> T:
-    """Write what one event taught about the row of `key`, creating it if it is the first,
-    and return the row locked for the rest of the transaction.
-
-    Services that join several events about one order (arriving in any order, on different
-    topics) keep the facts on one row; the lock makes their handlers take turns on it.
-    """
-    statement = insert(model).values({**(defaults or {}), **key, **facts})
-    index = list(key)
-    statement = (
-        statement.on_conflict_do_update(index_elements=index, set_=facts)
-        if facts
-        else statement.on_conflict_do_nothing(index_elements=index)
-    )
-    await session.execute(statement)
-    row = await session.scalar(
-        select(model).filter_by(**key).with_for_update().execution_options(populate_existing=True)
-    )
-    assert row is not None, "the row was just written in this transaction"
-    return row
-
-
 def per_transaction(session: AsyncSession, key: Hashable, make: Callable[[], T]) -> T:
     """The state a transaction keeps under `key` (built by `make` on first use): the rows a
     batch's prefetch locked, what a repository has looked up. Forgotten when the transaction
