@@ -19,8 +19,9 @@ status:
 test: bootstrap
 	@$(PYTHON) -m pytest
 
+# make bench [REPLICAS=2] [QUICK=1]: its own stack on the project's PostgreSQL and Kafka.
 bench: bootstrap
-	@$(PYTHON) scripts/bench.py
+	@$(PYTHON) scripts/bench.py --replicas $(or $(REPLICAS),1) $(if $(QUICK),--quick)
 
 test-unit: bootstrap
 	@$(PYTHON) -m pytest tests/unit

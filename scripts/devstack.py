@@ -277,10 +277,56 @@ def database_url(service: str, suffix: str = "") -> str:
     return local_database_url(service).replace(f"/ehub_{service}", f"/ehub_{service}{suffix}")
 
 
+def restart_postgres() -> None:
+    data_dir = postgres_data_dir()
+    say("restarting PostgreSQL")
+    subprocess.run(
+        [
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            str(postgres_bin() / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-l",
+            str(data_dir / "postgres.log"),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "60",
+            "restart",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    wait_for(lambda: port_open(LOCAL_POSTGRES_PORT), "PostgreSQL", 60)
+
+
+def enable_statement_statistics() -> None:
+    """pg_stat_statements over the whole cluster, DML and queries only (no BEGIN/COMMIT/SET),
+    readable from the `postgres` database. Loading the library needs one restart of the
+    cluster, after which the setting stays."""
+    loaded = [
+        name.strip() for name in psql("SHOW shared_preload_libraries").split(",") if name.strip()
+    ]
+    if "pg_stat_statements" not in loaded:
+        libraries = ", ".join([*loaded, "pg_stat_statements"])
+        psql(f"ALTER SYSTEM SET shared_preload_libraries = '{libraries}'")
+        restart_postgres()
+    if psql("SHOW pg_stat_statements.track_utility") != "off":
+        psql("ALTER SYSTEM SET pg_stat_statements.track_utility = off")
+        psql("SELECT pg_reload_conf()")
+    psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+
 # ---- Kafka ----------------------------------------------------------------------------
 
 
-def kafka_java(main_class: str, *args: str, heap: str = "-Xmx512m") -> list[str]:
+def kafka_java(
+    main_class: str, *args: str, heap: str = "-Xmx512m", logs_dir: Path = KAFKA_DATA
+) -> list[str]:
     if not any(KAFKA_LIBS.glob("kafka_2.13-*.jar")):
         raise StackError("Kafka jars missing; run scripts/bootstrap.sh")
     return [
@@ -288,7 +334,7 @@ def kafka_java(main_class: str, *args: str, heap: str = "-Xmx512m") -> list[str]
         heap,
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
-        f"-Dkafka.logs.dir={KAFKA_DATA}",
+        f"-Dkafka.logs.dir={logs_dir}",
         f"-Dlog4j2.configurationFile={ROOT / 'deploy' / 'kafka' / 'log4j2.properties'}",
         "-cp",
         f"{KAFKA_LIBS}/*",
@@ -393,6 +439,7 @@ class Stack:
     ports: dict[str, int] | None = None
     name_suffix: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
+    replicas: int = 1
 
     def service_env(self, service: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -417,6 +464,21 @@ class Stack:
 
     def process_name(self, service: str) -> str:
         return f"{service}{self.name_suffix}"
+
+    def instances(self, service: str) -> list[tuple[str, int]]:
+        """(process name, port) of each replica: the first is the service itself, replica n
+        is named `<name>-n` and listens 10 * (n - 1) ports above it."""
+        return [
+            (
+                replica_name(self.process_name(service), replica),
+                self.port(service) + 10 * (replica - 1),
+            )
+            for replica in range(1, self.replicas + 1)
+        ]
+
+
+def replica_name(name: str, replica: int) -> str:
+    return name if replica == 1 else f"{name}-{replica}"
 
 
 def infra_up(*, database_suffix: str = "", fresh_databases: bool = False) -> Stack:
@@ -451,45 +513,48 @@ def service_ready(port: int) -> bool:
         return False
 
 
+def spawn_service(stack: Stack, service: str, name: str, port: int) -> None:
+    spawn(
+        name,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"services.{service}.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "10",
+        ],
+        env=stack.service_env(service),
+    )
+
+
 def start_services(stack: Stack) -> None:
-    for service in SERVICES:
-        port = stack.port(service)
-        name = stack.process_name(service)
+    """Every replica of every service (one each unless `stack.replicas` says more)."""
+    instances = [
+        (service, *instance) for service in SERVICES for instance in stack.instances(service)
+    ]
+    for service, name, port in instances:
         if pid_alive(RUN / f"{name}.pid") and service_ready(port):
             say(f"{name} already running on :{port}")
             continue
         if port_open(port):
             raise StackError(f"port {port} is taken by something else; cannot start {name}")
-        spawn(
-            name,
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                f"services.{service}.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--timeout-graceful-shutdown",
-                "10",
-            ],
-            env=stack.service_env(service),
-        )
-    for service in SERVICES:
-        port = stack.port(service)
-        wait_for(
-            lambda port=port: service_ready(port),
-            f"{stack.process_name(service)} on :{port}",
-            90,
-        )
-        say(f"{stack.process_name(service)} ready on http://127.0.0.1:{port}")
+        spawn_service(stack, service, name, port)
+    for _, name, port in instances:
+        wait_for(lambda port=port: service_ready(port), f"{name} on :{port}", 90)
+        say(f"{name} ready on http://127.0.0.1:{port}")
 
 
-def stop_services(name_suffix: str = "") -> None:
+def stop_services(name_suffix: str = "", replicas: int = 1) -> None:
     for service in SERVICES:
-        stop_pid(RUN / f"{service}{name_suffix}.pid", f"{service}{name_suffix}")
+        for replica in range(1, replicas + 1):
+            name = replica_name(f"{service}{name_suffix}", replica)
+            stop_pid(RUN / f"{name}.pid", name)
 
 
 def issue_partner_key(stack: Stack, partner: str) -> str:
