@@ -38,7 +38,7 @@ from shared.metrics import HTTP_REQUESTS
 from shared.migrations import upgrade_to_head
 from shared.problems import ProblemError, install_problem_handlers
 from shared.settings import ServiceSettings
-from shared.telemetry import configure_tracing
+from shared.telemetry import configure_tracing, tracing_records
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,9 @@ def create_service_app(
         configure_logging(settings.service_name, settings.log_level)
         configure_tracing(settings)
         engine = create_engine(settings)
-        SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
+        if tracing_records(settings):
+            # A span per statement is worth its cost only when spans are recorded.
+            SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
         if settings.migrate_on_start:
             await _migrate(settings, migrations_dir, engine)
         runtime = ServiceRuntime(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +26,11 @@ EVENT_TYPE_HEADER = "ce_type"
 _configured = False
 
 
+def tracing_records(settings: ServiceSettings) -> bool:
+    """Whether any span is recorded: without an exporter (or at ratio 0) none is."""
+    return settings.otel_traces_exporter != "none" and settings.otel_traces_sampler_ratio > 0
+
+
 def configure_tracing(settings: ServiceSettings) -> None:
     """Install the global tracer provider once per process; the exporter is a setting."""
     global _configured
@@ -33,9 +39,9 @@ def configure_tracing(settings: ServiceSettings) -> None:
     # With no exporter nothing is recorded (a span that goes nowhere costs CPU for nothing),
     # yet trace ids still propagate and reach the logs.
     sampler = (
-        ALWAYS_OFF
-        if settings.otel_traces_exporter == "none"
-        else ParentBased(TraceIdRatioBased(settings.otel_traces_sampler_ratio))
+        ParentBased(TraceIdRatioBased(settings.otel_traces_sampler_ratio))
+        if tracing_records(settings)
+        else ALWAYS_OFF
     )
     provider = TracerProvider(
         sampler=sampler,
@@ -65,6 +71,11 @@ def current_trace_context() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
+
+
+def untraced_context() -> dict[str, str]:
+    """A W3C context of a new trace, not sampled: ids for the logs, no span recorded."""
+    return {"traceparent": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00"}
 
 
 def context_from(carrier: Mapping[str, str]) -> Context:

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,7 +36,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from shared.events import Envelope, Event, UnknownEventType, dead_letter_topic
 from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_BATCH_SIZE, EVENTS_CONSUMED
-from shared.telemetry import EVENT_TYPE_HEADER, carrier_from_kafka_headers, context_from, tracer
+from shared.telemetry import (
+    EVENT_TYPE_HEADER,
+    carrier_from_kafka_headers,
+    context_from,
+    tracer,
+    tracing_records,
+    use_context,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +135,7 @@ class EventConsumer:
         self._max_attempts = settings.consumer_max_attempts
         self._batch_size = settings.consumer_batch_size
         self._tracer = tracer(__name__)
+        self._tracing = tracing_records(settings)
 
     async def run(self) -> None:
         assert self._consumer is not None, "run() needs a Kafka consumer"
@@ -278,17 +287,7 @@ class EventConsumer:
             delay = min(delay * 2, MAX_INFRASTRUCTURE_DELAY)
 
     async def _transaction(self, deliveries: list[Delivery]) -> list[ConsumerOutcome]:
-        with self._tracer.start_as_current_span(
-            f"process {self._group}",
-            kind=trace.SpanKind.CONSUMER,
-            links=[_link(delivery.record) for delivery in deliveries[:128]],
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "process",
-                "messaging.consumer.group.name": self._group,
-                "messaging.batch.message_count": len(deliveries),
-            },
-        ):
+        with self._batch_span(deliveries):
             async with self._units_of_work() as uow:
                 claimed = await self._claim(uow, deliveries)
                 fresh = [index for index, d in enumerate(deliveries) if d.envelope.id in claimed]
@@ -305,6 +304,47 @@ class EventConsumer:
                     raise HandlerFailed(None, error) from error
         return [HANDLED if d.envelope.id in claimed else DUPLICATE for d in deliveries]
 
+    def _batch_span(self, deliveries: list[Delivery]) -> AbstractContextManager:
+        """The batch's span, linking every event's trace (nothing when tracing records
+        nothing: links alone cost an extraction per event)."""
+        if not self._tracing:
+            return nullcontext()
+        return self._tracer.start_as_current_span(
+            f"process {self._group}",
+            kind=trace.SpanKind.CONSUMER,
+            links=[_link(delivery.record) for delivery in deliveries[:128]],
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.consumer.group.name": self._group,
+                "messaging.batch.message_count": len(deliveries),
+            },
+        )
+
+    def _event_span(self, delivery: Delivery) -> AbstractContextManager:
+        """The event's `process` span in its order's trace; without tracing, the producer's
+        context alone, so that what the handler emits and logs stays in the order's trace."""
+        record, envelope = delivery.record, delivery.envelope
+        parent = context_from(carrier_from_kafka_headers(record.headers))
+        if not self._tracing:
+            return use_context(parent)
+        return self._tracer.start_as_current_span(
+            f"process {record.topic}",
+            context=parent,
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": self._group,
+                "messaging.kafka.offset": record.offset,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.message.id": str(envelope.id),
+                "cloudevents.event_type": envelope.type,
+                "ehub.order_id": envelope.subject,
+            },
+        )
+
     async def _claim(self, uow: UnitOfWork, deliveries: list[Delivery]) -> set:
         """Claim every event id of the batch in the inbox; returns those that were new."""
         claimed = await uow.session.execute(
@@ -318,23 +358,8 @@ class EventConsumer:
         return set(claimed.scalars())
 
     async def _run_handler(self, delivery: Delivery, index: int, uow: UnitOfWork) -> None:
-        record, envelope = delivery.record, delivery.envelope
-        with self._tracer.start_as_current_span(
-            f"process {record.topic}",
-            context=context_from(carrier_from_kafka_headers(record.headers)),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "process",
-                "messaging.destination.name": record.topic,
-                "messaging.consumer.group.name": self._group,
-                "messaging.kafka.offset": record.offset,
-                "messaging.destination.partition.id": str(record.partition),
-                "messaging.message.id": str(envelope.id),
-                "cloudevents.event_type": envelope.type,
-                "ehub.order_id": envelope.subject,
-            },
-        ):
+        envelope = delivery.envelope
+        with self._event_span(delivery):
             try:
                 await delivery.handler(delivery.event, envelope, uow)
             except Exception as error:

@@ -33,7 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.messaging.tables import inbox, outbox
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_LAG_SECONDS
 from shared.settings import ServiceSettings
-from shared.telemetry import EVENT_TYPE_HEADER, context_from, current_trace_context, kafka_headers
+from shared.telemetry import (
+    EVENT_TYPE_HEADER,
+    context_from,
+    current_trace_context,
+    kafka_headers,
+    tracing_records,
+    untraced_context,
+)
 from shared.telemetry import tracer as make_tracer
 
 log = logging.getLogger(__name__)
@@ -92,6 +99,7 @@ class OutboxRelay:
         self._settings = settings
         self._wakeup = asyncio.Event()
         self._tracer = make_tracer(__name__)
+        self._tracing = tracing_records(settings)
         self._connection: AsyncConnection | None = None
         self._buckets: list[int] = []
         self._rebalanced_at = 0.0
@@ -203,7 +211,15 @@ class OutboxRelay:
 
     async def _send(self, row) -> asyncio.Future:
         """Hand the row to the producer; the returned future settles at the acknowledgement,
-        which is when its span ends."""
+        which is when its span ends. Without tracing the record carries the context the row
+        was emitted in, which keeps the order's trace id whole at no cost."""
+        if not self._tracing:
+            # An event emitted outside any trace starts one, as a span here would have.
+            headers = kafka_headers(row.trace_context or untraced_context())
+            headers += [CONTENT_TYPE, (EVENT_TYPE_HEADER, row.event_type.encode())]
+            return await self._producer.send(
+                row.topic, value=row.payload, key=row.partition_key.encode(), headers=headers
+            )
         span = self._tracer.start_span(
             f"send {row.topic}",
             context=context_from(row.trace_context),
