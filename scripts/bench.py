@@ -140,7 +140,7 @@ QUICK = Plan(
     measure_seconds=10,
     tracing_seconds=8,
     rebalance_seconds=12,
-    ceiling_seconds=3,
+    ceiling_seconds=6,
 )
 
 
@@ -270,11 +270,13 @@ class Bench:
         databases = {name: service for service, name in self.databases.names.items()}
         if len(words) >= 4 and words[0] == "postgres:" and "(" in words[3]:
             user, database = words[1], words[2]
-            if user == "postgres":
-                return "postgres bench queries"
-            if database in databases:
-                return f"postgres {databases[database]}"
-            return "postgres other databases"
+            if database not in databases:
+                return "postgres other databases"
+            return (
+                "postgres bench queries"
+                if user == "postgres"
+                else f"postgres {databases[database]}"
+            )
         if "autovacuum worker" in command and words[-1] in databases:
             return f"postgres {databases[words[-1]]}"
         return "postgres shared"
