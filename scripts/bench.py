@@ -114,7 +114,12 @@ CONFIGURATIONS = {
     "naive": {"CONSUMER_BATCH_SIZE": "1", "OUTBOX_BATCH_SIZE": "1", "OUTBOX_GATHER_SECONDS": "0"},
 }
 TRACING_OFF = {"OTEL_TRACES_EXPORTER": "none"}
-STACK_ENV = {"HUB_CLOCK_FACTOR": "0"}
+STACK_ENV = {
+    "HUB_CLOCK_FACTOR": "0",
+    # uvicorn closes a connection idle for 5 s by default; a POST that vegeta sends on it at
+    # that instant is reset, which says nothing about the stack. Longer than any run: no race.
+    "UVICORN_TIMEOUT_KEEP_ALIVE": "120",
+}
 
 
 @dataclass(frozen=True)

@@ -335,7 +335,8 @@ def print_report(figures: dict) -> None:
         "",
         "== make bench: the order pipeline from placement to SHIPPED ==",
         "HUB_CLOCK_FACTOR=0: shipments stop once booked (SHIPPED) and consolidated; every figure",
-        "is the pipeline up to SHIPPED. Load: vegeta, open loop, constant arrival rate.",
+        "is the pipeline up to SHIPPED. Load: vegeta, open loop, constant arrival rate, on"
+        " keep-alive connections (the services' HTTP keep-alive set to 120 s).",
         f"{figures['replicas']} process(es) per service; {figures['machine']['cpus']} CPUs;"
         f" {'quick' if figures['quick'] else 'full'} plan; took {figures['seconds']:.0f} s.",
         f"Sustained: {figures['sustained_means']}",
