@@ -175,6 +175,16 @@ def psql(sql: str, database: str = "postgres") -> str:
     return result.stdout.strip()
 
 
+def pg_ctl(data_dir: Path, action: str, *options: str) -> None:
+    """pg_ctl `action` on the cluster, as the `postgres` user, waiting up to 60 s for it."""
+    subprocess.run(
+        ["runuser", "-u", "postgres", "--", str(postgres_bin() / "pg_ctl"), "-D", str(data_dir)]
+        + ["-l", str(data_dir / "postgres.log"), *options, "-w", "-t", "60", action],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def start_postgres() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     os.chmod(DATA, 0o755)
@@ -217,23 +227,7 @@ def start_postgres() -> None:
     if not port_open(LOCAL_POSTGRES_PORT):
         say(f"starting PostgreSQL on {LOCAL_POSTGRES_HOST}:{LOCAL_POSTGRES_PORT} ({data_dir})")
         LOGS.mkdir(parents=True, exist_ok=True)
-        pg_log = data_dir / "postgres.log"
-        subprocess.run(
-            as_postgres
-            + [
-                str(binaries / "pg_ctl"),
-                "-D",
-                str(data_dir),
-                "-l",
-                str(pg_log),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        pg_ctl(data_dir, "start")
     wait_for(lambda: port_open(LOCAL_POSTGRES_PORT), "PostgreSQL", 60)
 
 
@@ -278,29 +272,8 @@ def database_url(service: str, suffix: str = "") -> str:
 
 
 def restart_postgres() -> None:
-    data_dir = postgres_data_dir()
     say("restarting PostgreSQL")
-    subprocess.run(
-        [
-            "runuser",
-            "-u",
-            "postgres",
-            "--",
-            str(postgres_bin() / "pg_ctl"),
-            "-D",
-            str(data_dir),
-            "-l",
-            str(data_dir / "postgres.log"),
-            "-m",
-            "fast",
-            "-w",
-            "-t",
-            "60",
-            "restart",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    pg_ctl(postgres_data_dir(), "restart", "-m", "fast")
     wait_for(lambda: port_open(LOCAL_POSTGRES_PORT), "PostgreSQL", 60)
 
 

@@ -31,6 +31,7 @@ from shared.events import (
     OrderPlaced,
     PaymentAuthorized,
 )
+from tests.unit.sample_orders import demo_order
 
 PLACED_AT = datetime(2026, 3, 4, 12, tzinfo=UTC)
 PASSPORT = "E12345678"
@@ -43,41 +44,7 @@ def buyer_year(passport: str) -> tuple[str, int]:
 
 def eu_order() -> OrderDetails:
     """EUR 49.80 of silk scarves from a Chinese IOSS seller to Liège."""
-    return OrderDetails.model_validate(
-        {
-            "partner_reference": "unit-eu",
-            "buyer": {
-                "name": "Amélie Dubois",
-                "email": "amelie.dubois@example.be",
-                "address": {
-                    "line1": "Rue Léopold 12",
-                    "city": "Liège",
-                    "postal_code": "4000",
-                    "country": "BE",
-                },
-            },
-            "seller": {
-                "name": "Hangzhou Silk Works Co.",
-                "country": "CN",
-                "ioss_number": "IM1560000123",
-            },
-            "items": [
-                {
-                    "sku": "SILK-SCARF-01",
-                    "description": "Silk scarf, printed, 90x90 cm",
-                    "hs_code": "621410",
-                    "quantity": 2,
-                    "unit_price": "24.90",
-                    "weight_kg": "0.080",
-                    "origin_country": "CN",
-                }
-            ],
-            "currency": "EUR",
-            "shipping_cost": "6.50",
-            "insurance_cost": "0.80",
-            "payment": {"token": "tok_visa"},
-        }
-    )
+    return OrderDetails.model_validate(demo_order(partner_reference="unit-eu"))
 
 
 def cbec_order(passport: str) -> OrderDetails:

@@ -30,6 +30,7 @@ from shared.events import (
     PaymentCaptured,
     PaymentVoided,
 )
+from tests.unit.sample_orders import demo_order
 
 PLACED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ORDER_TOTAL = Decimal("57.10")
@@ -97,35 +98,7 @@ def placed(order_id: uuid.UUID, token: str = "tok_visa") -> OrderPlaced:
             "order_id": order_id,
             "partner_id": uuid.uuid4(),
             "placed_at": PLACED_AT,
-            "order": {
-                "partner_reference": "ref-1",
-                "buyer": {
-                    "name": "Amélie Dubois",
-                    "email": "amelie@example.be",
-                    "address": {
-                        "line1": "Rue Léopold 12",
-                        "city": "Liège",
-                        "postal_code": "4000",
-                        "country": "BE",
-                    },
-                },
-                "seller": {"name": "Silk Works", "country": "CN", "ioss_number": "IM1560000123"},
-                "items": [
-                    {
-                        "sku": "SILK-1",
-                        "description": "Silk scarf",
-                        "hs_code": "621410",
-                        "quantity": 2,
-                        "unit_price": "24.90",
-                        "weight_kg": "0.080",
-                        "origin_country": "CN",
-                    }
-                ],
-                "currency": "EUR",
-                "shipping_cost": "6.50",
-                "insurance_cost": "0.80",
-                "payment": {"token": token},
-            },
+            "order": demo_order(partner_reference="ref-1", payment={"token": token}),
         }
     )
 
