@@ -16,8 +16,14 @@ OUTBOX_LAG_SECONDS = Gauge(
 )
 EVENTS_CONSUMED = Counter(
     "ehub_events_consumed_total",
-    "Events consumed, by outcome (handled, duplicate, ignored, dead_lettered)",
+    "Events consumed, by outcome (handled, duplicate, ignored, dead_lettered, parked)",
     ["service", "event_type", "outcome"],
+)
+EVENTS_UNSUPPORTED_VERSION = Counter(
+    "ehub_events_unsupported_version",
+    "Events of a handled type at a schemaversion newer than the consumer reads, parked in its"
+    " dead-letter topic to be replayed after the upgrade",
+    ["service", "event_type", "schemaversion"],
 )
 CONSUMER_BATCH_SECONDS = Histogram(
     "ehub_consumer_batch_seconds",

@@ -12,6 +12,9 @@ A handler that raises rolls the batch back. The events before it are handled aga
 transaction of their own, the failing one alone (retried, then dead-lettered with the error
 in its headers), and the rest carry on as a batch: one poison event never blocks or rolls
 back its neighbours for good. A message that cannot be parsed is dead-lettered at once.
+An event of a type the service handles, at a `schemaversion` newer than its contract, is
+parked: dead-lettered at once with the reason `unsupported-schema-version` and counted, to
+be replayed once the consumer is upgraded; it is never skipped.
 Infrastructure failures (database or broker down) are retried until they pass, without
 committing the offset, so nothing is lost.
 """
@@ -35,7 +38,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.events import Envelope, Event, UnknownEventType, dead_letter_topic
 from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from shared.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_BATCH_SIZE, EVENTS_CONSUMED
+from shared.metrics import (
+    CONSUMER_BATCH_SECONDS,
+    CONSUMER_BATCH_SIZE,
+    EVENTS_CONSUMED,
+    EVENTS_UNSUPPORTED_VERSION,
+)
 from shared.telemetry import (
     EVENT_TYPE_HEADER,
     carrier_from_kafka_headers,
@@ -70,6 +78,21 @@ class PoisonMessage(Exception):
     """A message that no retry can make processable."""
 
 
+class UnsupportedSchemaVersion(Exception):
+    """An event of a handled type at a version newer than this consumer's contract."""
+
+    def __init__(self, event_type: str, version: int, readable: int) -> None:
+        super().__init__(f"{event_type} schema version {version}; this consumer reads {readable}")
+        self.event_type = event_type
+        self.version = version
+
+
+# Why a message was dead-lettered (header `dlq.reason`).
+UNPARSEABLE = "unparseable"
+HANDLER_FAILED = "handler-failed"
+UNSUPPORTED_VERSION = "unsupported-schema-version"
+
+
 @dataclass(frozen=True)
 class ConsumerOutcome:
     name: str
@@ -79,6 +102,8 @@ HANDLED = ConsumerOutcome("handled")
 DUPLICATE = ConsumerOutcome("duplicate")
 IGNORED = ConsumerOutcome("ignored")
 DEAD_LETTERED = ConsumerOutcome("dead_lettered")
+# Dead-lettered to be replayed once the consumer can read it: not a failure of the message.
+PARKED = ConsumerOutcome("parked")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +152,7 @@ class EventConsumer:
         self._dead_letters = dead_letter_producer
         self._units_of_work = units_of_work
         self._handlers = {contract.type_name(): handler for contract, handler in handlers.items()}
+        self._contracts = {contract.type_name(): contract for contract in handlers}
         self._prefetch = prefetch
         settings = units_of_work.settings
         self._service = settings.service_name
@@ -178,6 +204,7 @@ class EventConsumer:
         deliveries: list[tuple[int, Delivery]] = []
         seen: set = set()
         poisoned: list[tuple[ConsumerRecord, BaseException]] = []
+        parked: list[tuple[ConsumerRecord, BaseException]] = []
         for position, record in enumerate(records):
             announced = _header(record, EVENT_TYPE_HEADER)
             if announced is not None and announced not in self._handlers:
@@ -188,6 +215,13 @@ class EventConsumer:
             except PoisonMessage as error:
                 poisoned.append((record, error))
                 outcomes[position] = self._count("unparseable", DEAD_LETTERED)
+                continue
+            except UnsupportedSchemaVersion as error:
+                parked.append((record, error))
+                outcomes[position] = self._count(error.event_type, PARKED)
+                EVENTS_UNSUPPORTED_VERSION.labels(
+                    self._service, error.event_type, str(error.version)
+                ).inc()
                 continue
             except UnknownEventType:
                 outcomes[position] = self._count("unknown", IGNORED)
@@ -201,7 +235,13 @@ class EventConsumer:
                 seen.add(envelope.id)
                 deliveries.append((position, Delivery(record, envelope, event, handler)))
         if poisoned:
-            await self._dead_letter(poisoned, attempts=1)
+            await self._dead_letter(poisoned, attempts=1, reason=UNPARSEABLE)
+        if parked:
+            log.warning(
+                "events at an unsupported schema version parked in the dead-letter topic",
+                extra={"events": len(parked), "topic": self._dead_letter_topic},
+            )
+            await self._dead_letter(parked, attempts=1, reason=UNSUPPORTED_VERSION)
         if deliveries:
             handled = await self._handle([delivery for _, delivery in deliveries])
             for (position, delivery), outcome in zip(deliveries, handled, strict=True):
@@ -216,6 +256,11 @@ class EventConsumer:
             envelope = Envelope.from_bytes(record.value or b"")
         except (ValidationError, ValueError) as error:
             raise PoisonMessage(f"not a CloudEvents envelope: {error}") from error
+        contract = self._contracts.get(envelope.type)
+        if contract is not None and envelope.schemaversion > contract.schema_version:
+            raise UnsupportedSchemaVersion(
+                envelope.type, envelope.schemaversion, contract.schema_version
+            )
         try:
             return envelope, envelope.event()
         except ValidationError as error:
@@ -261,7 +306,7 @@ class EventConsumer:
                 "error_type": type(error).__name__,
             },
         )
-        await self._dead_letter([(delivery.record, error)], attempts=attempt)
+        await self._dead_letter([(delivery.record, error)], attempts=attempt, reason=HANDLER_FAILED)
         return DEAD_LETTERED
 
     async def _in_one_transaction(self, deliveries: list[Delivery]) -> list[ConsumerOutcome]:
@@ -375,12 +420,13 @@ class EventConsumer:
             )
 
     async def _dead_letter(
-        self, failures: list[tuple[ConsumerRecord, BaseException]], attempts: int
+        self, failures: list[tuple[ConsumerRecord, BaseException]], attempts: int, reason: str
     ) -> None:
         sent = []
         for record, error in failures:
             headers = list(record.headers or ())
             headers += [
+                ("dlq.reason", reason.encode()),
                 ("dlq.error.type", type(error).__name__.encode()),
                 ("dlq.error.message", str(error)[:4000].encode()),
                 ("dlq.original.topic", record.topic.encode()),
