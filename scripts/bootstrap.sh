@@ -23,12 +23,15 @@ if [ ! -x .venv/bin/python ]; then
   echo "[bootstrap] creating .venv"
   "$python" -m venv .venv
 fi
-stamp=.venv/.requirements.lock.sha256
-wanted=$(sha256sum requirements.lock | cut -d' ' -f1)
+# .venv gets the runtime and the test tools (requirements/dev.txt); the image gets
+# requirements/runtime.txt alone. Both are locks with hashes: pip refuses any file whose hash
+# differs from the one locked.
+stamp=.venv/.requirements-dev.sha256
+wanted=$(sha256sum requirements/dev.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-  echo "[bootstrap] installing Python packages (requirements.lock)"
+  echo "[bootstrap] installing Python packages (requirements/dev.txt)"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements.lock
+  .venv/bin/python -m pip install -q --require-hashes -r requirements/dev.txt
   echo "$wanted" > "$stamp"
 fi
 
