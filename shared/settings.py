@@ -55,8 +55,12 @@ class ServiceSettings(BaseSettings):
         default=3,
         description="Attempts at a failing handler before its message is dead-lettered",
     )
-    otel_traces_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_traces_exporter: Literal["none", "console", "otlp", "zipkin"] = Field(
+        default="none",
+        description="Where spans go: an OTLP collector (production), a Zipkin server (make up)",
+    )
     otel_exporter_otlp_endpoint: str = "http://127.0.0.1:4318"
+    otel_exporter_zipkin_endpoint: str = "http://127.0.0.1:9411/api/v2/spans"
     otel_traces_sampler_ratio: float = Field(
         default=1.0,
         ge=0,

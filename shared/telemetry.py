@@ -1,10 +1,16 @@
-"""OpenTelemetry set-up and W3C trace-context propagation through Kafka headers and the outbox."""
+"""OpenTelemetry set-up and W3C trace-context propagation through Kafka headers and the outbox.
+
+One order is one trace, from `POST /v1/orders` to `DELIVERED`: the outbox stores the context
+each event was emitted in, the relay's `send` span and the consumer's `process` span carry it
+through Kafka, and a shipment keeps the context it was created in so that later scans (the
+hub clock's, an operator's) continue the trace (`continued_trace`).
+"""
 
 from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from opentelemetry import propagate, trace
@@ -15,8 +21,18 @@ from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
+    SpanExporter,
 )
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.util.types import Attributes
 
 from shared.settings import ServiceSettings
 
@@ -31,33 +47,75 @@ def tracing_records(settings: ServiceSettings) -> bool:
     return settings.otel_traces_exporter != "none" and settings.otel_traces_sampler_ratio > 0
 
 
+class TracesStartAtWork(Sampler):
+    """Decides for spans without a parent: a trace starts at a request, an event, a scan,
+    never at a bare database statement (a CLIENT span with no parent). The polling loops
+    (outbox relay, hub clock, webhook deliveries, payment expiry) query every half second;
+    each statement of a poll that found nothing would otherwise be a one-span trace. The
+    rest is kept at the configured ratio."""
+
+    def __init__(self, ratio: float) -> None:
+        self._ratio = TraceIdRatioBased(ratio)
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        if kind is SpanKind.CLIENT:
+            return SamplingResult(Decision.DROP, None, trace_state)
+        return self._ratio.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"TracesStartAtWork{{{self._ratio.get_description()}}}"
+
+
+def sampler(settings: ServiceSettings) -> Sampler:
+    """Parent-based: a span follows its parent's decision, so a trace is whole or absent.
+    With no exporter nothing is recorded (a span that goes nowhere costs CPU for nothing),
+    yet trace ids still propagate and reach the logs."""
+    if not tracing_records(settings):
+        return ALWAYS_OFF
+    return ParentBased(TracesStartAtWork(settings.otel_traces_sampler_ratio))
+
+
+def _exporter(settings: ServiceSettings) -> SpanExporter | None:
+    if settings.otel_traces_exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+        return OTLPSpanExporter(endpoint=endpoint)
+    if settings.otel_traces_exporter == "zipkin":
+        from opentelemetry.exporter.zipkin.json import ZipkinExporter
+
+        return ZipkinExporter(endpoint=settings.otel_exporter_zipkin_endpoint)
+    return None
+
+
 def configure_tracing(settings: ServiceSettings) -> None:
-    """Install the global tracer provider once per process; the exporter is a setting."""
+    """Install the global tracer provider once per process; the exporter is a setting:
+    OTLP to a collector in production, Zipkin on `make up`, the console, or none."""
     global _configured
     if _configured:
         return
-    # With no exporter nothing is recorded (a span that goes nowhere costs CPU for nothing),
-    # yet trace ids still propagate and reach the logs.
-    sampler = (
-        ParentBased(TraceIdRatioBased(settings.otel_traces_sampler_ratio))
-        if tracing_records(settings)
-        else ALWAYS_OFF
-    )
     provider = TracerProvider(
-        sampler=sampler,
+        sampler=sampler(settings),
         resource=Resource.create(
             {"service.name": settings.service_name, "service.namespace": "liege-ehub"}
         ),
     )
     if settings.otel_traces_exporter == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
-    elif settings.otel_traces_exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-            OTLPSpanExporter,
-        )
-
-        endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    exporter = _exporter(settings)
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _configured = True
 
@@ -90,6 +148,36 @@ def use_context(context: Context) -> Iterator[None]:
         yield
     finally:
         detach(token)
+
+
+@contextmanager
+def continued_trace(
+    carrier: Mapping[str, str] | None, name: str, attributes: Attributes = None
+) -> Iterator[trace.Span]:
+    """A step taken later for a flow that is traced (a scan of an order's shipment, by the hub
+    clock or an operator) joins the flow's trace: the span's parent is the stored `carrier`,
+    and it links the span current now (an operator's request), whose trace is its own."""
+    current = trace.get_current_span().get_span_context()
+    with tracer(__name__).start_as_current_span(
+        name,
+        context=context_from(carrier or {}),
+        kind=SpanKind.INTERNAL,
+        links=[Link(current)] if current.is_valid else None,
+        attributes=attributes,
+    ) as span:
+        yield span
+
+
+def kafka_span_attributes(bootstrap_servers: str, client_id: str) -> dict[str, str | int]:
+    """What every Kafka span says of its client (messaging semantic conventions): the system,
+    the broker it was pointed at (the first bootstrap server) and its client id."""
+    host, _, port = bootstrap_servers.split(",")[0].strip().rpartition(":")
+    return {
+        "messaging.system": "kafka",
+        "server.address": host,
+        "server.port": int(port),
+        "messaging.client.id": client_id,
+    }
 
 
 def kafka_headers(carrier: Mapping[str, str]) -> list[tuple[str, bytes]]:

@@ -54,6 +54,7 @@ from shared.events import (
     ShipmentTracked,
 )
 from shared.messaging.unit_of_work import UnitOfWork
+from shared.telemetry import continued_trace
 
 log = logging.getLogger(__name__)
 
@@ -90,20 +91,31 @@ async def record_scan(
     location: str | None = None,
     recorded_by: str | None = None,
 ) -> None:
-    """Apply a scan (refused by the domain when it makes no sense) and announce it."""
+    """Apply a scan (refused by the domain when it makes no sense) and announce it, in the
+    order's trace (`continued_trace`: the hub clock's scans and the operators' alike)."""
     shipments = ShipmentRepository.of(uow.session)
-    before = shipment.status
-    shipment.apply_scan(scan_code, at, reason, location=location, recorded_by=recorded_by)
-    shipments.save(shipment)
-    if shipment.uld_id is not None and shipment.status is not before:
-        units = UnitLoadRepository.of(uow.session)
-        if shipment.status is TrackingStatus.DEPARTED:
-            await units.departed(shipment.uld_id, at)
-        # After departure its unit left with it, and is built up no further.
-        elif before not in LEFT_HUB_STATUSES and shipment.status is TrackingStatus.EXCEPTION:
-            weight = await shipments.weight_of(shipment.order_id)
-            await units.unload(shipment.uld_id, weight, at)
-    await _announce(uow, shipment, before)
+    with continued_trace(
+        shipments.trace_context_of(shipment.order_id),
+        f"scan {scan_code}",
+        {
+            "ehub.scan_code": str(scan_code),
+            "ehub.scan.recorded_by": recorded_by or "hub clock",
+            "ehub.shipment_id": str(shipment.shipment_id),
+            "ehub.order_id": str(shipment.order_id),
+        },
+    ):
+        before = shipment.status
+        shipment.apply_scan(scan_code, at, reason, location=location, recorded_by=recorded_by)
+        shipments.save(shipment)
+        if shipment.uld_id is not None and shipment.status is not before:
+            units = UnitLoadRepository.of(uow.session)
+            if shipment.status is TrackingStatus.DEPARTED:
+                await units.departed(shipment.uld_id, at)
+            # After departure its unit left with it, and is built up no further.
+            elif before not in LEFT_HUB_STATUSES and shipment.status is TrackingStatus.EXCEPTION:
+                weight = await shipments.weight_of(shipment.order_id)
+                await units.unload(shipment.uld_id, weight, at)
+        await _announce(uow, shipment, before)
 
 
 async def answer_cancellation(uow: UnitOfWork, parcel: Parcel, reason: str, now: datetime) -> None:

@@ -6,6 +6,10 @@ each step is announced the same way. It also tries again to book the shipments h
 want of a departure. Work is done in short transactions on rows taken with
 `SELECT ... FOR UPDATE SKIP LOCKED`, so replicas share it and never wait on each other
 for shipments (a departure or a booking still takes the hub's build-up lock).
+
+Each step is taken in its order's trace, from the context stored with the shipment: a scan
+is a span there (`record_scan`), a booking at last is announced there, and a tick that finds
+nothing to do, or a retry that still books nothing, records no span at all.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from services.fulfillment.repository import ShipmentRepository
 from shared.events import utcnow
 from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.service import BackgroundJob, ServiceRuntime
+from shared.telemetry import context_from, use_context
 
 TICK_SECONDS = 0.5
 BATCH_SIZE = 50
@@ -50,7 +55,8 @@ async def retry_held_shipments(units_of_work: UnitOfWorkFactory, factor: Decimal
         now = utcnow()
         shipments = ShipmentRepository.of(uow.session)
         for parcel in await shipments.held_for_retry(now, factor, BATCH_SIZE):
-            await advance(uow, parcel, now)
+            with use_context(context_from(shipments.trace_context_of(parcel.order_id))):
+                await advance(uow, parcel, now)
         await uow.commit()
 
 

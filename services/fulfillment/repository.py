@@ -71,6 +71,7 @@ from services.fulfillment.tables import (
     uld_serials,
 )
 from shared.db import lock_rows, per_transaction
+from shared.telemetry import current_trace_context
 
 R = TypeVar("R")
 
@@ -246,12 +247,22 @@ class ShipmentRepository:
     def record_of(self, shipment: Shipment) -> ShipmentRecord:
         return self._records[shipment.shipment_id]
 
+    def trace_context_of(self, order_id: uuid.UUID) -> dict[str, str]:
+        """The trace context the order's shipment was created in; empty when the order is
+        held without a shipment, or its shipment is older than the stored contexts."""
+        shipment = self._shipments.get(order_id)
+        if shipment is None:
+            return {}
+        return self._records[shipment.shipment_id].trace_context or {}
+
     def add(self, shipment: Shipment) -> None:
+        """A new shipment, created in its order's trace: the context is kept with it."""
         record = ShipmentRecord(
             id=shipment.shipment_id,
             order_id=shipment.order_id,
             destination=shipment.destination,
             created_at=shipment.created_at,
+            trace_context=current_trace_context(),
         )
         self._records[shipment.shipment_id] = record
         self._shipments[shipment.order_id] = shipment

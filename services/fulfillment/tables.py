@@ -90,6 +90,9 @@ class ShipmentRecord(Base):
     uld: Mapped[UnitLoadRecord | None] = relationship(lazy="raise")
     hold_reason: Mapped[str | None] = mapped_column(Text)
     hold_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The W3C trace context (traceparent/tracestate) the shipment was created in, the order's:
+    # later scans, the hub clock's and the operators', continue the order's trace from it.
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     # The hub clock's bookkeeping, so that it finds due shipments without reading histories:
     # the last event's moment and, in hub time from there, when the next automatic scan falls.
     last_event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -17,6 +17,13 @@ parked: dead-lettered at once with the reason `unsupported-schema-version` and c
 be replayed once the consumer is upgraded; it is never skipped.
 Infrastructure failures (database or broker down) are retried until they pass, without
 committing the offset, so nothing is lost.
+
+Offsets are committed for the partitions the consumer owns only. A rebalance listener lets a
+revoked partition's batch in flight finish (for `REVOKE_GRACE_SECONDS` at most, then abandons
+it: its transaction rolls back) and commits what was handled before the partitions change
+hands; until the new assignment arrives nothing new is started. A commit the group refuses
+(it rebalanced meanwhile) is left to the next owner, who gets those events again and drops
+them through the inbox: a rebalance never ends the consumer loop.
 """
 
 from __future__ import annotations
@@ -29,14 +36,21 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from opentelemetry import trace
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.events import Envelope, Event, UnknownEventType, dead_letter_topic
+from shared.messaging.kafka import client_id
 from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.metrics import (
     CONSUMER_BATCH_SECONDS,
@@ -48,6 +62,7 @@ from shared.telemetry import (
     EVENT_TYPE_HEADER,
     carrier_from_kafka_headers,
     context_from,
+    kafka_span_attributes,
     tracer,
     tracing_records,
     use_context,
@@ -66,6 +81,9 @@ INFRASTRUCTURE_ERRORS = (
     ConnectionError,
 )
 MAX_INFRASTRUCTURE_DELAY = 5.0
+# How long a revoked partition's batch in flight may take to finish before it is abandoned:
+# well within the group's rebalance timeout (the session timeout, 10 s by default).
+REVOKE_GRACE_SECONDS = 5.0
 
 CLAIM_EVENTS = text(
     "INSERT INTO inbox (event_id, event_type, consumer_group) "
@@ -162,17 +180,88 @@ class EventConsumer:
         self._batch_size = settings.consumer_batch_size
         self._tracer = tracer(__name__)
         self._tracing = tracing_records(settings)
+        self._in_flight: asyncio.Task | None = None
+        self._handled: dict[TopicPartition, int] = {}
+        self._commit_lock = asyncio.Lock()
+        self._reassigning = False
+        if consumer is not None:
+            # The subscription again, now with the listener that needs this runtime.
+            consumer.subscribe(sorted(consumer.subscription()), listener=_Rebalance(self))
+        self._span_attributes = kafka_span_attributes(
+            settings.kafka_bootstrap_servers, client_id(settings, "consumer")
+        )
 
     async def run(self) -> None:
         assert self._consumer is not None, "run() needs a Kafka consumer"
         while True:
             polled = await self._consumer.getmany(timeout_ms=1000, max_records=self._poll_size)
+            if self._reassigning:
+                # Fetched before the revocation: the partitions' next owner reads them again.
+                continue
+            owned = self._consumer.assignment()
+            polled = {partition: batch for partition, batch in polled.items() if partition in owned}
             if not polled:
                 continue
-            await self._process_polled(polled)
-            await self._consumer.commit(
-                {partition: records[-1].offset + 1 for partition, records in polled.items()}
-            )
+            work = asyncio.create_task(self._handle_polled(polled))
+            self._in_flight = work
+            try:
+                await work
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if not work.cancelled() or (current is not None and current.cancelling()):
+                    raise
+                continue  # abandoned at a revocation: none of it was committed
+            finally:
+                self._in_flight = None
+            await self._commit_owned()
+
+    async def _handle_polled(self, polled: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+        await self._process_polled(polled)
+        self._handled.update(
+            {partition: records[-1].offset + 1 for partition, records in polled.items()}
+        )
+
+    async def _commit_owned(self) -> None:
+        """Commit the handled offsets of the partitions this consumer owns now."""
+        async with self._commit_lock:
+            owned = self._consumer.assignment()
+            offsets = {tp: offset for tp, offset in self._handled.items() if tp in owned}
+            if not offsets:
+                return
+            try:
+                await self._consumer.commit(offsets)
+            except (CommitFailedError, IllegalStateError) as error:
+                log.warning(
+                    "offsets not committed: the group rebalanced; the next owner of the"
+                    " partitions gets those events again and its inbox drops them",
+                    extra={"partitions": len(offsets), "error_type": type(error).__name__},
+                )
+                return
+            for tp, offset in offsets.items():
+                if self._handled.get(tp) == offset:
+                    del self._handled[tp]
+
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Finish (or abandon) the batch in flight, commit what was handled, start nothing
+        new until the assignment."""
+        self._reassigning = True
+        work = self._in_flight
+        if work is not None and not work.done():
+            await asyncio.wait({work}, timeout=REVOKE_GRACE_SECONDS)
+            if not work.done():
+                log.warning(
+                    "abandoning a batch of revoked partitions; their next owner handles it",
+                    extra={"partitions": len(revoked)},
+                )
+                work.cancel()
+                await asyncio.gather(work, return_exceptions=True)
+        await self._commit_owned()
+        for tp in revoked:
+            self._handled.pop(tp, None)
+
+    def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._handled = {tp: offset for tp, offset in self._handled.items() if tp in assigned}
+        self._reassigning = False
 
     @property
     def _poll_size(self) -> int:
@@ -354,16 +443,23 @@ class EventConsumer:
         nothing: links alone cost an extraction per event)."""
         if not self._tracing:
             return nullcontext()
+        # Named after its topic, or the operation alone when the batch spans several.
+        topics = {delivery.record.topic for delivery in deliveries}
+        topic = next(iter(topics)) if len(topics) == 1 else None
+        attributes = {
+            **self._span_attributes,
+            "messaging.operation.type": "process",
+            "messaging.operation.name": "process",
+            "messaging.consumer.group.name": self._group,
+            "messaging.batch.message_count": len(deliveries),
+        }
+        if topic is not None:
+            attributes["messaging.destination.name"] = topic
         return self._tracer.start_as_current_span(
-            f"process {self._group}",
+            "process" if topic is None else f"process {topic}",
             kind=trace.SpanKind.CONSUMER,
             links=[_link(delivery.record) for delivery in deliveries[:128]],
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "process",
-                "messaging.consumer.group.name": self._group,
-                "messaging.batch.message_count": len(deliveries),
-            },
+            attributes=attributes,
         )
 
     def _event_span(self, delivery: Delivery) -> AbstractContextManager:
@@ -378,13 +474,16 @@ class EventConsumer:
             context=parent,
             kind=trace.SpanKind.CONSUMER,
             attributes={
-                "messaging.system": "kafka",
+                **self._span_attributes,
                 "messaging.operation.type": "process",
+                "messaging.operation.name": "process",
                 "messaging.destination.name": record.topic,
                 "messaging.consumer.group.name": self._group,
                 "messaging.kafka.offset": record.offset,
+                "messaging.kafka.message.key": envelope.subject,  # what the relay keys by
                 "messaging.destination.partition.id": str(record.partition),
                 "messaging.message.id": str(envelope.id),
+                "messaging.message.body.size": len(record.value or b""),
                 "cloudevents.event_type": envelope.type,
                 "ehub.order_id": envelope.subject,
             },
@@ -446,6 +545,19 @@ class EventConsumer:
     def _count(self, event_type: str, outcome: ConsumerOutcome) -> ConsumerOutcome:
         EVENTS_CONSUMED.labels(self._service, event_type, outcome.name).inc()
         return outcome
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """Called by the group coordinator around a rebalance."""
+
+    def __init__(self, consumer: EventConsumer) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._consumer._on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._consumer._on_assigned(set(assigned))
 
 
 def _header(record: ConsumerRecord, name: str) -> str | None:

@@ -15,11 +15,17 @@ SERVICES = ("orders", "payments", "customs", "fulfillment")
 DEFAULT_PARTITIONS = 6
 
 
+def client_id(settings: ServiceSettings, role: str) -> str:
+    """The id a service's Kafka client of `role` (producer, consumer) presents to the broker;
+    its spans carry it as `messaging.client.id`."""
+    return f"{settings.service_name}-{role}"
+
+
 def reliable_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     """Idempotent producer waiting for all in-sync replicas: no duplicates from its own retries."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        client_id=f"{settings.service_name}-producer",
+        client_id=client_id(settings, "producer"),
         enable_idempotence=True,
         acks="all",
         # The relay hands a whole pass to the producer at once: a few ms of linger and large
@@ -36,7 +42,7 @@ def manual_commit_consumer(settings: ServiceSettings, topics: list[str]) -> AIOK
         *topics,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.consumer_group,
-        client_id=f"{settings.service_name}-consumer",
+        client_id=client_id(settings, "consumer"),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",

@@ -30,6 +30,7 @@ from opentelemetry import trace
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.messaging.kafka import client_id
 from shared.messaging.tables import inbox, outbox
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_LAG_SECONDS
 from shared.settings import ServiceSettings
@@ -38,6 +39,7 @@ from shared.telemetry import (
     context_from,
     current_trace_context,
     kafka_headers,
+    kafka_span_attributes,
     tracing_records,
     untraced_context,
 )
@@ -100,6 +102,9 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._tracer = make_tracer(__name__)
         self._tracing = tracing_records(settings)
+        self._span_attributes = kafka_span_attributes(
+            settings.kafka_bootstrap_servers, client_id(settings, "producer")
+        )
         self._connection: AsyncConnection | None = None
         self._buckets: list[int] = []
         self._rebalanced_at = 0.0
@@ -225,13 +230,15 @@ class OutboxRelay:
             context=context_from(row.trace_context),
             kind=trace.SpanKind.PRODUCER,
             attributes={
-                "messaging.system": "kafka",
+                **self._span_attributes,
                 "messaging.operation.type": "send",
                 "messaging.operation.name": "send",
                 "messaging.destination.name": row.topic,
                 "messaging.message.id": str(row.event_id),
+                "messaging.message.body.size": len(row.payload),
                 "messaging.kafka.message.key": row.partition_key,
                 "cloudevents.event_type": row.event_type,
+                "ehub.order_id": row.partition_key,
             },
         )
         with trace.use_span(span, end_on_exit=False):
@@ -243,8 +250,7 @@ class OutboxRelay:
                 row.topic, value=row.payload, key=row.partition_key.encode(), headers=headers
             )
         except BaseException as error:
-            span.record_exception(error)
-            span.set_status(trace.StatusCode.ERROR)
+            _record_failure(span, error)
             span.end()
             raise
         delivery.add_done_callback(lambda settled: _end_send_span(span, settled))
@@ -262,12 +268,18 @@ class OutboxRelay:
             )
 
 
+def _record_failure(span: trace.Span, error: BaseException) -> None:
+    span.record_exception(error)
+    span.set_attribute("error.type", type(error).__qualname__)
+    span.set_status(trace.StatusCode.ERROR, str(error))
+
+
 def _end_send_span(span: trace.Span, delivery: asyncio.Future) -> None:
     if delivery.cancelled():
+        span.set_attribute("error.type", "cancelled")
         span.set_status(trace.StatusCode.ERROR, "cancelled")
     elif delivery.exception() is not None:
-        span.record_exception(delivery.exception())
-        span.set_status(trace.StatusCode.ERROR)
+        _record_failure(span, delivery.exception())
     else:
         metadata = delivery.result()
         span.set_attribute("messaging.destination.partition.id", str(metadata.partition))

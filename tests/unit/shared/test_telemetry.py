@@ -1,0 +1,104 @@
+"""Which spans are recorded: traces start at work, never at a polling loop's statement."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+    set_span_in_context,
+)
+
+from shared.settings import ServiceSettings
+from shared.telemetry import kafka_span_attributes, sampler
+
+
+def settings(**overrides) -> ServiceSettings:
+    values = {
+        "service_name": "orders",
+        "database_url": "postgresql+asyncpg://x@127.0.0.1/x",
+        "otel_traces_exporter": "zipkin",
+    }
+    return ServiceSettings(**(values | overrides))
+
+
+@pytest.fixture
+def recorded() -> tuple[TracerProvider, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=sampler(settings()))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def test_a_statement_outside_any_trace_records_nothing(recorded):
+    provider, exporter = recorded
+    tracer = provider.get_tracer("test")
+
+    with tracer.start_as_current_span("SELECT ehub_fulfillment", kind=SpanKind.CLIENT) as span:
+        assert not span.is_recording()
+
+    assert exporter.get_finished_spans() == ()
+
+
+def test_a_statement_inside_a_request_is_in_its_trace(recorded):
+    provider, exporter = recorded
+    tracer = provider.get_tracer("test")
+
+    with (
+        tracer.start_as_current_span("POST /v1/orders", kind=SpanKind.SERVER),
+        tracer.start_as_current_span("INSERT ehub_orders", kind=SpanKind.CLIENT),
+    ):
+        pass
+
+    request, statement = sorted(exporter.get_finished_spans(), key=lambda s: s.kind.value)
+    assert [request.name, statement.name] == ["POST /v1/orders", "INSERT ehub_orders"]
+    assert statement.parent.span_id == request.context.span_id
+    assert statement.context.trace_id == request.context.trace_id
+
+
+@pytest.mark.parametrize("kind", [SpanKind.SERVER, SpanKind.INTERNAL, SpanKind.PRODUCER])
+def test_requests_scans_and_sends_start_traces(recorded, kind):
+    provider, exporter = recorded
+
+    with provider.get_tracer("test").start_as_current_span("work", kind=kind):
+        pass
+
+    assert [span.name for span in exporter.get_finished_spans()] == ["work"]
+
+
+@pytest.mark.parametrize("sampled", [True, False])
+def test_a_span_follows_its_parents_decision(recorded, sampled):
+    provider, exporter = recorded
+    flags = TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+    parent = SpanContext(0x1234, 0x5678, is_remote=True, trace_flags=flags)
+
+    with provider.get_tracer("test").start_as_current_span(
+        "process orders.events",
+        context=set_span_in_context(NonRecordingSpan(parent)),
+        kind=SpanKind.CONSUMER,
+    ) as span:
+        assert span.is_recording() is sampled
+
+    assert [s.context.trace_id for s in exporter.get_finished_spans()] == [0x1234] * sampled
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"otel_traces_exporter": "none"}, {"otel_traces_sampler_ratio": 0}]
+)
+def test_nothing_is_recorded_without_an_exporter_or_at_ratio_zero(overrides):
+    assert sampler(settings(**overrides)) is ALWAYS_OFF
+
+
+def test_kafka_spans_name_the_broker_and_the_client():
+    assert kafka_span_attributes("127.0.0.1:19092,127.0.0.2:19092", "orders-producer") == {
+        "messaging.system": "kafka",
+        "server.address": "127.0.0.1",
+        "server.port": 19092,
+        "messaging.client.id": "orders-producer",
+    }
