@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: up down status test test-unit bench lint bootstrap traces traces-down image
+.PHONY: up down status test test-unit bench lint bootstrap image
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -30,11 +30,12 @@ lint: bootstrap
 	@$(PYTHON) -m ruff check shared services scripts tests
 	@$(PYTHON) -m ruff format --check shared services scripts tests
 
-traces:
-	@scripts/traces.sh up
-
-traces-down:
-	@scripts/traces.sh down
-
+# make image [IMAGE=registry/name:tag]: needs a container engine that reaches Docker Hub (not
+# make test's business); the OCI labels name the commit it was built from.
+IMAGE ?= liege-ehub:dev
 image:
-	docker build -f deploy/docker/Dockerfile -t liege-ehub:dev .
+	docker build -f deploy/docker/Dockerfile -t $(IMAGE) \
+		--build-arg VERSION=$$(git describe --tags --always --dirty) \
+		--build-arg REVISION=$$(git rev-parse HEAD) \
+		--build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+		--build-arg SOURCE=$$(git remote get-url origin 2>/dev/null || echo unknown) .

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make up` and `make test` need, from package registries only:
 # Debian packages (PostgreSQL, Java, Maven) with apt-get, Python packages from PyPI into
-# .venv, and the Apache Kafka jars from Maven Central. Safe to run again: it skips what is there.
+# .venv, the Apache Kafka jars and Zipkin's server from Maven Central. Safe to run again: it
+# skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,3 +40,13 @@ if ! ls deploy/kafka/libs/kafka_2.13-*.jar >/dev/null 2>&1; then
   echo "[bootstrap] resolving Apache Kafka from Maven Central"
   mvn -q -B -f deploy/kafka/pom.xml dependency:copy-dependencies
 fi
+
+# Zipkin's server, UI included (the exec jar), from Maven Central: the trace UI of `make up`.
+zipkin_version=3.5.1
+zipkin_jar=.data/zipkin/zipkin-server-$zipkin_version-exec.jar
+if [ ! -f "$zipkin_jar" ]; then
+  echo "[bootstrap] resolving Zipkin $zipkin_version from Maven Central"
+  mvn -q -B org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
+    -Dartifact="io.zipkin:zipkin-server:$zipkin_version:jar:exec" -DoutputDirectory=.data/zipkin
+fi
+ln -sfn "$(basename "$zipkin_jar")" .data/zipkin/zipkin-server.jar

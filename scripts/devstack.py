@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ RUN = DATA / "run"
 KAFKA_LIBS = ROOT / "deploy" / "kafka" / "libs"
 KAFKA_DATA = DATA / "kafka"
 KAFKA_CONTROLLER_PORT = 19093
+# Zipkin's server with its UI, resolved from Maven Central by scripts/bootstrap.sh.
+ZIPKIN_JAR = DATA / "zipkin" / "zipkin-server.jar"
+ZIPKIN_PORT = 9411
 POSTGRES_SUPERUSER_PASSWORD = "ehub-admin-dev"
 SERVICES = {"orders": 8001, "payments": 8002, "customs": 8003, "fulfillment": 8004}
 DEV_PARTNER = "demo-marketplace"
@@ -399,6 +403,69 @@ def create_topics(bootstrap: str, prefix: str = "") -> None:
         say(f"created topics: {', '.join(created)}")
 
 
+# ---- Zipkin, the trace UI ------------------------------------------------------------
+
+
+def zipkin_ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_zipkin(port: int = ZIPKIN_PORT, name: str = "zipkin") -> None:
+    """Zipkin's server and UI on loopback, traces kept in memory. Returns at once: the JVM
+    starts while the rest of the stack does (`wait_for_zipkin`)."""
+    if not ZIPKIN_JAR.exists():
+        raise StackError("Zipkin missing; run scripts/bootstrap.sh")
+    if pid_alive(RUN / f"{name}.pid"):
+        return
+    if port_open(port):
+        raise StackError(f"port {port} is taken by something else; cannot start Zipkin")
+    say(f"starting Zipkin on 127.0.0.1:{port}")
+    spawn(
+        name,
+        [
+            "java",
+            "-Xmx384m",
+            # A trace viewer on a laptop: a quick start matters more than peak speed.
+            "-XX:TieredStopAtLevel=1",
+            "-jar",
+            str(ZIPKIN_JAR),
+            "--armeria.ports[0].ip=127.0.0.1",
+            f"--armeria.ports[0].port={port}",
+            "--armeria.ports[0].protocols[0]=http",
+            "--zipkin.storage.mem.max-spans=100000",
+        ],
+    )
+
+
+def wait_for_zipkin(port: int = ZIPKIN_PORT) -> str:
+    """Wait for the Zipkin `start_zipkin` started; returns the URL of its UI."""
+    wait_for(lambda: zipkin_ready(port), f"Zipkin on :{port}", 90)
+    return f"http://127.0.0.1:{port}/zipkin/"
+
+
+def zipkin_tracing_env(port: int = ZIPKIN_PORT) -> dict[str, str]:
+    """What makes a stack's services export every span to the Zipkin on `port`."""
+    return {
+        "OTEL_TRACES_EXPORTER": "zipkin",
+        "OTEL_EXPORTER_ZIPKIN_ENDPOINT": f"http://127.0.0.1:{port}/api/v2/spans",
+        # A span reaches the UI within a second of its end (the SDK's default is 5 s).
+        "OTEL_BSP_SCHEDULE_DELAY": "1000",
+    }
+
+
+def order_traces(port: int, order_id: str) -> list[list[dict]]:
+    """The traces Zipkin holds with a span of the order (tag `ehub.order_id`), each a list
+    of spans in Zipkin's v2 JSON."""
+    query = urllib.parse.urlencode({"annotationQuery": f"ehub.order_id={order_id}", "limit": 50})
+    url = f"http://127.0.0.1:{port}/api/v2/traces?{query}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
 # ---- the stack ------------------------------------------------------------------------
 
 
@@ -546,9 +613,9 @@ def issue_partner_key(stack: Stack, partner: str) -> str:
 # ---- commands -------------------------------------------------------------------------
 
 
-def demo_order(api_key: str, port: int) -> None:
+def demo_order(api_key: str, port: int) -> str:
     """Place one order through the partner API and print it moving through its statuses
-    up to DELIVERED (the hub clock runs accelerated on the local stack)."""
+    up to DELIVERED (the hub clock runs accelerated on the local stack); returns its id."""
     body = json.loads((ROOT / "scripts" / "demo_order.json").read_text())
     body["partner_reference"] = f"demo-{uuid.uuid4().hex[:8]}"
     request = urllib.request.Request(
@@ -590,10 +657,26 @@ def demo_order(api_key: str, port: int) -> None:
         if step == "ShipmentTracked":
             step += f" {entry['detail']['status']}"
         say(f"  {entry['occurred_at']}  {entry['source_service']:<12} {step}")
+    return order["id"]
+
+
+def say_order_trace(zipkin_port: int, order_id: str) -> None:
+    """Print the link to the order's trace, once Zipkin has it (spans arrive within ~1 s)."""
+    deadline = time.monotonic() + 10
+    while not (traces := order_traces(zipkin_port, order_id)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if traces:
+        say(f"its trace: http://127.0.0.1:{zipkin_port}/zipkin/traces/{traces[0][0]['traceId']}")
 
 
 def cmd_up(_: argparse.Namespace) -> None:
+    # Spans go to Zipkin unless the environment says otherwise (OTEL_TRACES_EXPORTER).
+    traced = os.environ.get("OTEL_TRACES_EXPORTER", "zipkin") == "zipkin"
+    if traced:
+        start_zipkin()
     stack = infra_up()
+    if traced:
+        stack.extra_env.update(zipkin_tracing_env())
     create_topics(stack.kafka_bootstrap)
     start_services(stack)
     key_file = DATA / "dev-partner-key"
@@ -603,7 +686,11 @@ def cmd_up(_: argparse.Namespace) -> None:
     say(f"partner API key ({DEV_PARTNER}): {api_key}")
     say(f"operator key: {os.environ.get('OPERATOR_API_KEY', DEV_OPERATOR_KEY)}")
     say("OpenAPI: http://127.0.0.1:8001/docs   logs: .data/logs/   stop: make down")
-    demo_order(api_key, SERVICES["orders"])
+    if traced:
+        say(f"trace UI (Zipkin): {wait_for_zipkin()}")
+    order_id = demo_order(api_key, SERVICES["orders"])
+    if traced:
+        say_order_trace(ZIPKIN_PORT, order_id)
 
 
 def cmd_infra(_: argparse.Namespace) -> None:
@@ -614,6 +701,7 @@ def cmd_infra(_: argparse.Namespace) -> None:
 def cmd_down(_: argparse.Namespace) -> None:
     stop_services()
     stop_services("-test")
+    stop_pid(RUN / "zipkin.pid", "Zipkin")
     stop_pid(RUN / "kafka.pid", "Kafka")
     stop_postgres()
 
@@ -623,6 +711,7 @@ def cmd_status(_: argparse.Namespace) -> None:
         say(f"{service:<12} :{port} {'ready' if service_ready(port) else 'down'}")
     say(f"kafka        {'up' if port_open(int(LOCAL_KAFKA_BOOTSTRAP.split(':')[1])) else 'down'}")
     say(f"postgres     {'up' if port_open(LOCAL_POSTGRES_PORT) else 'down'}")
+    say(f"zipkin       :{ZIPKIN_PORT} {'up' if zipkin_ready(ZIPKIN_PORT) else 'down'}")
 
 
 def main() -> None:
