@@ -123,3 +123,27 @@ def test_the_dev_lock_keeps_every_runtime_version() -> None:
     assert {name: dev.get(name) for name in runtime} == runtime
     assert "httpx" in runtime, "orders' webhooks import httpx at run time"
     assert not set(TEST_TOOLS) & set(runtime)
+
+
+DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
+
+
+def test_the_image_command_imports_from_the_runtime_lock_alone(
+    image_layout: tuple[Path, Path],
+) -> None:
+    command = re.search(r"^CMD exec python -m ([\w.]+) ", DOCKERFILE.read_text(), re.MULTILINE)
+    assert command, "the image's CMD is no longer `exec python -m <module> ...`"
+    venv, app = image_layout
+    result = run_in_image(venv, app, f"import {command.group(1)}")
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_image_is_pinned_and_labelled() -> None:
+    dockerfile = DOCKERFILE.read_text()
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.MULTILINE)
+    assert base and re.fullmatch(r"python:3\.11[\w.-]*@sha256:[0-9a-f]{64}", base.group(1))
+    assert re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE) == ["${PYTHON_IMAGE}"] * 2
+    assert "pip install --require-hashes --only-binary=:all: -r runtime.txt" in dockerfile
+    for label in ("title", "version", "revision", "created", "source", "base.name"):
+        assert f"org.opencontainers.image.{label}=" in dockerfile
+    assert "FORWARDED_ALLOW_IPS=" in dockerfile
