@@ -573,8 +573,28 @@ def spawn_service(stack: Stack, service: str, name: str, port: int) -> None:
     )
 
 
+# Reference data each service's rules stand on, loaded from the shipped files (idempotent:
+# a file already loaded is recognised by its SHA-256 and skipped).
+REFERENCE_LOADERS = {"customs": "services.customs.reference"}
+
+
+def load_reference_data(stack: Stack) -> None:
+    for service, module in REFERENCE_LOADERS.items():
+        result = subprocess.run(
+            [sys.executable, "-m", module, "--by", "devstack", "load-shipped"],
+            env=stack.service_env(service),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise StackError(f"{service} reference data not loaded: {result.stderr.strip()}")
+        say(f"{service} reference data: {len(result.stdout.splitlines())} tables loaded or current")
+
+
 def start_services(stack: Stack) -> None:
     """Every replica of every service (one each unless `stack.replicas` says more)."""
+    load_reference_data(stack)
     instances = [
         (service, *instance) for service in SERVICES for instance in stack.instances(service)
     ]

@@ -41,3 +41,8 @@ HTTP_REQUESTS = Histogram(
     "HTTP request latency",
     ["service", "method", "route", "status"],
 )
+REFERENCE_COVERAGE_END = Gauge(
+    "ehub_reference_coverage_end_timestamp_seconds",
+    "End (Unix time, end of the last day) of the loaded reference table's coverage; +Inf if open",
+    ["service", "table"],
+)

@@ -148,6 +148,7 @@ def create_service_app(
     handlers: Mapping[type[Event], Handler] | None = None,
     prefetch: Prefetch | None = None,
     background_jobs: Sequence[BackgroundJob] = (),
+    readiness_warnings: Callable[[], list[str]] = list,
     version: str = "1.0.0",
 ) -> FastAPI:
     @asynccontextmanager
@@ -185,6 +186,8 @@ def create_service_app(
             await engine.dispose()
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    # Shown in /readyz's body without failing it (e.g. reference data about to run out).
+    app.state.readiness_warnings = readiness_warnings
     install_problem_handlers(app)
 
     app.add_middleware(RequestLatency, service=settings.service_name)
@@ -242,10 +245,11 @@ def _operations_router() -> APIRouter:
         )
         checks = {"database": database, "broker": broker}
         ready = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        body = {"status": "ready" if ready else "not ready", "checks": checks}
+        warnings = request.app.state.readiness_warnings()
+        if warnings:
+            body["warnings"] = warnings
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -34,6 +34,17 @@ class ServiceSettings(BaseSettings):
         default="",
         description="Prepended to every topic name, to run isolated stacks on one broker",
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="PLAINTEXT on the local broker; SASL_SSL on Kubernetes (TLS + SCRAM)",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    kafka_ssl_cafile: str = Field(
+        default="",
+        description="CA certificate(s) the brokers' certificates chain to; empty: the system's",
+    )
     migrate_on_start: bool = True
     db_pool_size: int = Field(
         default=20, description="Kept open: opening a connection costs more than a handler"

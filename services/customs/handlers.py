@@ -31,7 +31,8 @@ from services.customs.domain.model import (
     Lane,
     Outcome,
 )
-from services.customs.domain.tables.exchange_rates import SNAPSHOT
+from services.customs.reference.cache import ReferenceCache
+from services.customs.reference.files import build_tables
 from services.customs.settings import CustomsSettings
 from services.customs.tables import BuyerAnnualTotal, Decision, Declaration
 from shared.db import lock_rows, per_transaction
@@ -51,6 +52,9 @@ from shared.events import (
 )
 from shared.messaging.unit_of_work import UnitOfWork
 from shared.money import Money
+
+# Before the first read of the reference tables every table is missing: all is held.
+NO_TABLES = build_tables(())
 
 SUBSCRIPTIONS = [Topics.ORDERS, Topics.PAYMENTS, Topics.FULFILLMENT]
 RULE_ENGINE = "rules"
@@ -235,8 +239,17 @@ def record_decision(
 
 
 class CustomsHandlers:
-    def __init__(self, settings: CustomsSettings) -> None:
+    def __init__(self, settings: CustomsSettings, reference: ReferenceCache | None = None) -> None:
         self._collection_fee = Money(settings.carrier_collection_fee_eur, "EUR")
+        self.reference = reference or ReferenceCache(
+            settings.service_name, settings.reference_check_seconds
+        )
+
+    async def prefetch(self, events: Sequence[Event], uow: UnitOfWork) -> None:
+        """The batch's rows locked, and the reference tables current (one cheap look at the
+        newest load id every few seconds; a rebuild only after a load)."""
+        await self.reference.refresh(uow.session)
+        await prefetch(events, uow)
 
     def handlers(self) -> dict:
         return {
@@ -294,7 +307,8 @@ class CustomsHandlers:
         assessment = assess(
             consignment,
             buyer_total.cleared_cny if buyer_total else Decimal(0),
-            fx=SNAPSHOT,
+            fx=self.reference.exchange_rates,
+            tables=self.reference.tables or NO_TABLES,
             carrier_collection_fee=self._collection_fee,
         )
         declaration.lane = assessment.lane

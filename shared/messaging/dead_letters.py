@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.events import dead_letter_topic
-from shared.messaging.kafka import reliable_producer
+from shared.messaging.kafka import connection_options, reliable_producer
 from shared.settings import ServiceSettings
 
 DLQ_HEADER_PREFIX = "dlq."
@@ -64,7 +64,7 @@ async def read_dead_letters(settings: ServiceSettings, limit: int = 100) -> list
     # Without a group, a subscribing consumer is assigned every partition and commits nothing.
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection_options(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.helpers import create_ssl_context
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -21,10 +22,27 @@ def client_id(settings: ServiceSettings, role: str) -> str:
     return f"{settings.service_name}-{role}"
 
 
+def connection_options(settings: ServiceSettings) -> dict[str, object]:
+    """Where the brokers are and how to authenticate to them, the same for every client."""
+    options: dict[str, object] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile or None)
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": settings.kafka_sasl_password,
+        }
+    return options
+
+
 def reliable_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     """Idempotent producer waiting for all in-sync replicas: no duplicates from its own retries."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection_options(settings),
         client_id=client_id(settings, "producer"),
         enable_idempotence=True,
         acks="all",
@@ -40,7 +58,7 @@ def manual_commit_consumer(settings: ServiceSettings, topics: list[str]) -> AIOK
     """Offsets are committed by the runtime only after a message's transaction committed."""
     return AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection_options(settings),
         group_id=settings.consumer_group,
         client_id=client_id(settings, "consumer"),
         enable_auto_commit=False,

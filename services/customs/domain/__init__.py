@@ -1,7 +1,8 @@
 """The customs rule engine as pure domain code: stdlib and `shared.money` only, Decimal only.
 
 Public API: `assess`, `buyer_identity_key`, the input and output dataclasses in `model`,
-and the exchange-rate protocol and table in `tables.exchange_rates`.
+the exchange-rate protocol and table in `tables.exchange_rates`, and the reference
+tables the rules receive (`reference`).
 """
 
 from services.customs.domain.engine import assess, buyer_identity_key
@@ -26,15 +27,15 @@ from services.customs.domain.model import (
     Seller,
     TradeDocument,
 )
+from services.customs.domain.reference import ReferenceTables, TableVersion, Versioned
 from services.customs.domain.tables.exchange_rates import (
-    SNAPSHOT,
     ExchangeRates,
     ExchangeRateTable,
     customs_rate,
+    monthly_customs_rates,
 )
 
 __all__ = [
-    "SNAPSHOT",
     "AnnualUsage",
     "Assessment",
     "Buyer",
@@ -53,10 +54,14 @@ __all__ = [
     "Outcome",
     "Quotation",
     "RateAuthority",
+    "ReferenceTables",
     "RuleFired",
     "Seller",
+    "TableVersion",
     "TradeDocument",
+    "Versioned",
     "assess",
     "buyer_identity_key",
     "customs_rate",
+    "monthly_customs_rates",
 ]

@@ -7,14 +7,17 @@ once rather than the first one found.
 
 from __future__ import annotations
 
+from datetime import UTC
 from decimal import Decimal
 
+from services.customs.domain import sources
 from services.customs.domain.model import (
     Assessment,
     Consignment,
     IdentityDocument,
     Lane,
 )
+from services.customs.domain.reference import ReferenceTables
 from services.customs.domain.rules.china_cbec import assess_china_cbec, normalised_document_number
 from services.customs.domain.rules.dangerous_goods import check_dangerous_goods
 from services.customs.domain.rules.eu_import import assess_eu_import
@@ -33,13 +36,15 @@ def assess(
     buyer_year_to_date_cny: Decimal,
     *,
     fx: ExchangeRates,
+    tables: ReferenceTables,
     carrier_collection_fee: Money = NO_FEE,
 ) -> Assessment:
     """Decide whether `consignment` clears, under which lane and declaration, and what it owes.
 
     `buyer_year_to_date_cny` is the buyer's CBEC total already cleared in the calendar year of
     the order (China time), kept by the service under `buyer_identity_key`; it is ignored
-    outside the China lane. `fx` supplies the monthly customs exchange rates.
+    outside the China lane. `fx` supplies the monthly customs exchange rates, `tables` every
+    other reference table; the versions used are listed in `reference_versions`.
     `carrier_collection_fee` (EUR) is added when import VAT is collected from the buyer.
     """
     if (
@@ -53,21 +58,34 @@ def assess(
 
     findings = Findings()
     lane = determine_lane(consignment, findings)
-    screen_parties(consignment, findings)
-    restricted = screen_goods(consignment, lane, findings)
-    dangerous_goods = check_dangerous_goods(consignment, findings)
+    # Screening lists apply on the calendar day (UTC) the declaration is made.
+    day = consignment.ordered_at.astimezone(UTC).date()
+    parties = findings.use(tables.denied_parties, day, "SCREEN-LIST-MISSING", sources.SANCTIONS)
+    if parties is not None:
+        screen_parties(consignment, parties, findings)
+    prohibitions = findings.use(tables.restricted_goods, day, "PR-LIST-MISSING", sources.HUB_LANES)
+    restricted = prohibitions is not None and screen_goods(
+        consignment, lane, prohibitions, findings
+    )
+    dangerous = findings.use(
+        tables.dangerous_goods, day, "DG-TABLE-MISSING", sources.LITHIUM_BATTERIES
+    )
+    dangerous_goods = (
+        () if dangerous is None else check_dangerous_goods(consignment, dangerous, findings)
+    )
 
     if lane is Lane.EU_IMPORT:
         result = assess_eu_import(
             consignment,
             findings,
             fx=fx,
+            tables=tables,
             collection_fee=carrier_collection_fee,
             restricted_goods=restricted,
         )
     elif lane is Lane.CN_CBEC_9610:
         result = assess_china_cbec(
-            consignment, findings, fx=fx, year_to_date_cny=buyer_year_to_date_cny
+            consignment, findings, fx=fx, tables=tables, year_to_date_cny=buyer_year_to_date_cny
         )
     else:
         result = LaneResult()
@@ -86,6 +104,7 @@ def assess(
         declaration_data=result.declaration_data,
         exchange_rates=result.exchange_rates,
         cbec_annual_usage=result.annual_usage,
+        reference_versions=tuple(findings.versions_used.values()),
     )
 
 

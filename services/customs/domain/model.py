@@ -249,8 +249,10 @@ class CustomsRate:
     currency: str
     rate: Decimal
     quotation: Quotation
-    fixing_date: date
+    fixing_date: date  # the nominal publication day the rule picks
     source: str
+    published_on: date | None = None  # the publication actually used, when not the nominal day
+    load_id: int | None = None  # the reference load it came from
 
     def to_home(self, amount: Decimal) -> Decimal:
         if self.quotation is Quotation.FOREIGN_PER_HOME:
@@ -294,3 +296,5 @@ class Assessment:
     declaration_data: dict[str, str]
     exchange_rates: tuple[CustomsRate, ...]
     cbec_annual_usage: AnnualUsage | None
+    # The version of each reference table the rules used (`reference.TableVersion`).
+    reference_versions: tuple = ()

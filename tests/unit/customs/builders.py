@@ -24,6 +24,7 @@ from services.customs.domain import (
     assess,
     customs_rate,
 )
+from services.customs.reference.files import build_tables, shipped_loads
 from shared.money import Money
 
 ORDER_ID = uuid.UUID("6f1c2b7e-0d5a-4c3e-9a47-2f8f5d1e9b30")
@@ -40,6 +41,10 @@ FX = ExchangeRateTable(
         customs_rate(RateAuthority.CN, date(2026, 3, 1), "EUR", "8.00", "test rate"),
     )
 )
+
+
+# The shipped reference files, parsed once: what `make up` loads into the database.
+TABLES = build_tables(shipped_loads())
 
 
 def on(day: date, hour: int = 12) -> datetime:
@@ -166,7 +171,11 @@ class Case:
 
 def run(case: Case) -> Assessment:
     return assess(
-        case.consignment, case.year_to_date_cny, fx=FX, carrier_collection_fee=case.collection_fee
+        case.consignment,
+        case.year_to_date_cny,
+        fx=FX,
+        tables=TABLES,
+        carrier_collection_fee=case.collection_fee,
     )
 
 

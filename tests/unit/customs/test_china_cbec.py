@@ -25,6 +25,7 @@ from shared.money import Money
 from tests.unit.customs.builders import (
     FX,
     INVALID_RESIDENT_ID,
+    TABLES,
     Case,
     cn_parcel,
     documents,
@@ -267,7 +268,7 @@ def test_a_third_order_crosses_the_annual_limit() -> None:
     outcomes = []
     for value in ("3900.00", "300.00", "100.00"):
         consignment = cn_parcel(item("18063100", value, 1, "Filled chocolate"))
-        assessment = assess(consignment, cleared_so_far, fx=FX)
+        assessment = assess(consignment, cleared_so_far, fx=FX, tables=TABLES)
         outcomes.append(assessment.outcome)
         if assessment.outcome is Outcome.CLEARED:
             assert assessment.cbec_annual_usage is not None
@@ -280,7 +281,10 @@ def test_a_third_order_crosses_the_annual_limit() -> None:
 def test_annual_limit_counts_the_calendar_year_in_china_time() -> None:
     # 17:00 UTC on 31 December is 01:00 on 1 January in Beijing.
     assessment = assess(
-        cn_parcel(ordered_at=datetime(2026, 12, 31, 17, tzinfo=UTC)), Decimal(0), fx=FX
+        cn_parcel(ordered_at=datetime(2026, 12, 31, 17, tzinfo=UTC)),
+        Decimal(0),
+        fx=FX,
+        tables=TABLES,
     )
     assert assessment.cbec_annual_usage is not None and assessment.cbec_annual_usage.year == 2027
 

@@ -31,6 +31,7 @@ from shared.events import (
     OrderPlaced,
     PaymentAuthorized,
 )
+from tests.unit.customs.builders import FX, TABLES
 from tests.unit.sample_orders import demo_order
 
 PLACED_AT = datetime(2026, 3, 4, 12, tzinfo=UTC)
@@ -156,7 +157,17 @@ def tables(monkeypatch: pytest.MonkeyPatch) -> CustomsTables:
     return tables
 
 
-HANDLERS = CustomsHandlers(CustomsSettings()).handlers()
+class ShippedReference:
+    """The shipped reference tables, already in memory: refreshing them reads nothing."""
+
+    tables = TABLES
+    exchange_rates = FX
+
+    async def refresh(self, session: object) -> None:
+        return None
+
+
+HANDLERS = CustomsHandlers(CustomsSettings(), reference=ShippedReference()).handlers()
 
 
 async def consume(events: list[Event], *, with_prefetch: bool = True) -> FakeUnitOfWork:

@@ -20,8 +20,12 @@ from services.customs.domain import (
     assess,
     customs_rate,
 )
-from services.customs.domain.tables import china_cbec, eu_tariff, vat_rates
-from tests.unit.customs.builders import IOSS, cn_parcel, eu_parcel, item
+from tests.unit.customs.builders import IOSS, TABLES, cn_parcel, eu_parcel, item
+
+[(_, TARIFF)] = TABLES.tariff.versions
+[(_, POSITIVE_LIST)] = TABLES.positive_list.versions
+[(_, VAT_RATES)] = TABLES.vat_rates.versions
+[(_, CBEC_LIMITS)] = TABLES.cbec_limits.versions
 
 CENT = Decimal("0.01")
 # No example database (no file I/O) and a fixed seed, so every run checks the same examples.
@@ -49,14 +53,14 @@ amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("400"), place
 costs = st.decimals(min_value=Decimal("0"), max_value=Decimal("40"), places=2)
 days = st.dates(min_value=date(2024, 1, 1), max_value=date(2026, 12, 31))
 # Plus codes the table lacks: a 6-digit one with differing CN8 rates, and an unlisted one.
-eu_codes = st.sampled_from(sorted(eu_tariff.TARIFF) + ["611020", "847989"])
+eu_codes = st.sampled_from(TARIFF.codes + ["611020", "847989"])
 cn_codes = st.sampled_from(
-    sorted(code for code, line in china_cbec.POSITIVE_LIST.items() if line.direct_purchase_allowed)
+    sorted(code for code, line in POSITIVE_LIST.lines.items() if line.direct_purchase_allowed)
 )
 cn_codes_without_consumption_tax = st.sampled_from(
     sorted(
         code
-        for code, line in china_cbec.POSITIVE_LIST.items()
+        for code, line in POSITIVE_LIST.lines.items()
         if line.direct_purchase_allowed and not line.consumption_tax_percent
     )
 )
@@ -78,7 +82,7 @@ def eu_consignments(draw: st.DrawFn) -> Consignment:
     )
     return eu_parcel(
         *goods,
-        country=draw(st.sampled_from(sorted(vat_rates.EU_MEMBER_STATES))),
+        country=draw(st.sampled_from(sorted(VAT_RATES.countries))),
         ordered_at=datetime.combine(draw(days), time(draw(st.integers(0, 23))), tzinfo=UTC),
         ioss=draw(st.sampled_from([None, IOSS])),
         currency=draw(st.sampled_from(["EUR", "USD"])),
@@ -137,17 +141,17 @@ def _declared(assessment: Assessment, element: str) -> Decimal:
 def test_eu_taxes_are_decimal_non_negative_and_rounded_to_the_cent(
     consignment: Consignment,
 ) -> None:
-    _assert_well_formed(assess(consignment, Decimal(0), fx=FX_EVERY_MONTH))
+    _assert_well_formed(assess(consignment, Decimal(0), fx=FX_EVERY_MONTH, tables=TABLES))
 
 
 @PROPERTY_SETTINGS
 @given(eu_consignments())
 def test_eu_import_vat_is_rounded_once_half_up(consignment: Consignment) -> None:
-    assessment = assess(consignment, Decimal(0), fx=FX_EVERY_MONTH)
+    assessment = assess(consignment, Decimal(0), fx=FX_EVERY_MONTH, tables=TABLES)
     if assessment.charges is None or assessment.collected_at_checkout:
         return
     day = consignment.ordered_at.astimezone(ZoneInfo("Europe/Brussels")).date()
-    rate = vat_rates.standard_rate(consignment.buyer.country, day)
+    rate = VAT_RATES.standard_rate(consignment.buyer.country, day)
     assert rate is not None
     base = _declared(assessment, "customs value") + assessment.charges.duty.amount
     assert assessment.charges.vat.amount == (base * rate.fraction).quantize(CENT, ROUND_HALF_UP)
@@ -158,11 +162,11 @@ def test_eu_import_vat_is_rounded_once_half_up(consignment: Consignment) -> None
 def test_cbec_taxes_are_decimal_non_negative_and_rounded_to_the_cent(
     consignment: Consignment, ytd: Decimal
 ) -> None:
-    assessment = assess(consignment, ytd, fx=FX_EVERY_MONTH)
+    assessment = assess(consignment, ytd, fx=FX_EVERY_MONTH, tables=TABLES)
     _assert_well_formed(assessment)
     if assessment.outcome is Outcome.CLEARED:
         assert assessment.cbec_annual_usage is not None
-        assert assessment.cbec_annual_usage.after.amount <= china_cbec.ANNUAL_LIMIT_CNY
+        assert assessment.cbec_annual_usage.after.amount <= CBEC_LIMITS.annual_limit_cny
 
 
 @PROPERTY_SETTINGS
@@ -174,10 +178,11 @@ def test_cbec_vat_on_one_line_is_rounded_once_half_up(
         cn_parcel(item(code, str(price), quantity), shipping=str(shipping), insurance="0.00"),
         Decimal(0),
         fx=FX_EVERY_MONTH,
+        tables=TABLES,
     )
     if assessment.charges is None:
         return
-    line = china_cbec.positive_list_line(code)
+    line = POSITIVE_LIST.line(code)
     assert line is not None
     base = price * quantity + shipping
     expected = (base * line.vat_percent / 100 * Decimal("0.7")).quantize(CENT, ROUND_HALF_UP)
@@ -190,5 +195,6 @@ def test_half_up_not_bankers_rounding() -> None:
         eu_parcel(item("610910", "1.78"), country="DK", shipping="0.00", insurance="0.00"),
         Decimal(0),
         fx=FX_EVERY_MONTH,
+        tables=TABLES,
     )
     assert assessment.charges is not None and assessment.charges.vat.amount == Decimal("0.45")

@@ -10,7 +10,6 @@ from itertools import pairwise
 import pytest
 
 from services.customs.domain import (
-    SNAPSHOT,
     Buyer,
     Charges,
     Consignment,
@@ -22,9 +21,14 @@ from services.customs.domain import (
     Seller,
 )
 from services.customs.domain.rules.china_cbec import is_valid_identity
-from services.customs.domain.tables import china_cbec, eu_tariff, low_value, vat_rates
 from services.customs.domain.tables.exchange_rates import fixing_date
 from shared.money import Money
+from tests.unit.customs.builders import TABLES
+
+[(_, TARIFF)] = TABLES.tariff.versions
+[(_, POSITIVE_LIST)] = TABLES.positive_list.versions
+[(_, VAT_RATES)] = TABLES.vat_rates.versions
+[(_, LOW_VALUE)] = TABLES.low_value.versions
 
 
 @pytest.mark.parametrize(
@@ -56,21 +60,6 @@ def test_fixing_date_rule(authority: RateAuthority, month: date, expected: date,
     assert fixing_date(authority, month) == expected, rule
 
 
-def test_snapshot_rates_apply_for_the_whole_month_and_say_they_are_indicative() -> None:
-    july = SNAPSHOT.rate(RateAuthority.EU, "USD", date(2026, 7, 31))
-    assert (
-        july is not None
-        and july.rate == Decimal("1.1594")
-        and july.fixing_date == date(2026, 6, 17)
-    )
-    assert "indicative" in july.source
-    august = SNAPSHOT.rate(RateAuthority.EU, "USD", date(2026, 8, 1))
-    assert august is not None and august.rate == july.rate
-    assert august.source.startswith("carried forward from July 2026")
-    assert august.fixing_date == date(2026, 7, 22)
-    assert SNAPSHOT.rate(RateAuthority.EU, "USD", date(2027, 1, 1)) is None
-
-
 @pytest.mark.parametrize(
     ("country", "day", "percent"),
     [
@@ -87,21 +76,21 @@ def test_snapshot_rates_apply_for_the_whole_month_and_say_they_are_indicative() 
     ],
 )
 def test_standard_vat_rate_on_a_date(country: str, day: date, percent: str) -> None:
-    rate = vat_rates.standard_rate(country, day)
+    rate = VAT_RATES.standard_rate(country, day)
     assert rate is not None and rate.percent == Decimal(percent)
 
 
 def test_vat_table_covers_the_27_member_states_without_overlap() -> None:
-    assert len(vat_rates.EU_MEMBER_STATES) == 27
-    for country in vat_rates.EU_MEMBER_STATES:
+    assert len(VAT_RATES.countries) == 27
+    for country in VAT_RATES.countries:
         rows = sorted(
-            (r for r in vat_rates.STANDARD_RATES if r.country == country),
+            (r for r in VAT_RATES.rates if r.country == country),
             key=lambda r: r.valid_from,
         )
         for earlier, later in pairwise(rows):
             assert earlier.valid_to is not None and (later.valid_from - earlier.valid_to).days == 1
         assert rows[-1].valid_to is None
-    assert vat_rates.standard_rate("BE", date(2023, 12, 31)) is None
+    assert VAT_RATES.standard_rate("BE", date(2023, 12, 31)) is None
 
 
 @pytest.mark.parametrize(
@@ -114,29 +103,30 @@ def test_vat_table_covers_the_27_member_states_without_overlap() -> None:
     ],
 )
 def test_flat_duty_window(day: date, applies: bool) -> None:
-    assert low_value.FLAT_DUTY_PER_SUBHEADING.applies_on(day) is applies
+    assert LOW_VALUE.flat_duty_per_subheading.applies_on(day) is applies
 
 
 def test_relief_exclusions_and_excise_goods() -> None:
-    assert low_value.relief_exclusion("22042100") == "alcoholic products (wine)"
-    assert low_value.relief_exclusion("240220") == "tobacco and tobacco products"
-    assert low_value.relief_exclusion("330300") == "perfumes and toilet waters"
-    assert low_value.relief_exclusion("330499") is None
-    assert low_value.excise_category("330300") is None  # perfume: no relief, but not excise
+    assert LOW_VALUE.relief_exclusion("22042100") == "alcoholic products (wine)"
+    assert LOW_VALUE.relief_exclusion("240220") == "tobacco and tobacco products"
+    assert LOW_VALUE.relief_exclusion("330300") == "perfumes and toilet waters"
+    assert LOW_VALUE.relief_exclusion("330499") is None
+    assert LOW_VALUE.excise_category("330300") is None  # perfume: no relief, but not excise
 
 
 def test_tariff_table_has_at_least_200_well_formed_lines() -> None:
-    assert len(eu_tariff.TARIFF) >= 200
-    assert all(len(code) in (6, 8) and code.isdigit() for code in eu_tariff.TARIFF)
-    assert eu_tariff.tariff_line("6109100010").percent == Decimal("12")  # TARIC 10 digits
-    assert eu_tariff.tariff_line("61102091").percent == Decimal("12")
-    assert eu_tariff.tariff_line("611020") is None  # 8-digit lines differ: needs classification
+    day = date(2026, 6, 1)
+    assert len(TARIFF.codes) >= 200
+    assert all(len(code) in (6, 8) and code.isdigit() for code in TARIFF.codes)
+    assert TARIFF.line("6109100010", day).percent == Decimal("12")  # TARIC 10 digits
+    assert TARIFF.line("61102091", day).percent == Decimal("12")
+    assert TARIFF.line("611020", day) is None  # 8-digit lines differ: needs classification
 
 
 def test_positive_list_lines_have_vat_and_consumption_tax() -> None:
-    assert china_cbec.positive_list_line("1806310000").vat_percent == Decimal("13")
-    assert china_cbec.positive_list_line("22042100").consumption_tax_percent == Decimal("10")
-    assert china_cbec.positive_list_line("85171300") is None
+    assert POSITIVE_LIST.line("1806310000").vat_percent == Decimal("13")
+    assert POSITIVE_LIST.line("22042100").consumption_tax_percent == Decimal("10")
+    assert POSITIVE_LIST.line("85171300") is None
 
 
 @pytest.mark.parametrize(

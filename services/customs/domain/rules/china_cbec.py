@@ -37,20 +37,12 @@ from services.customs.domain.model import (
     Item,
     RateAuthority,
 )
+from services.customs.domain.reference import ReferenceTables
 from services.customs.domain.rules.conversion import Converter, converter_for
 from services.customs.domain.rules.findings import Findings
 from services.customs.domain.rules.lane_result import LaneResult
 from services.customs.domain.rules.valuation import apportion
-from services.customs.domain.tables.china_cbec import (
-    ANNUAL_LIMIT_CNY,
-    HIGH_END_COSMETICS_CNY_PER_ML_OR_G,
-    HIGH_END_COSMETICS_CNY_PER_PIECE,
-    POSITIVE_LIST_VALID_FROM,
-    TAX_SHARE_WITHIN_LIMITS,
-    TRANSACTION_LIMIT_CNY,
-    PositiveListLine,
-    positive_list_line,
-)
+from services.customs.domain.tables.china_cbec import CbecLimits, PositiveList, PositiveListLine
 from services.customs.domain.tables.exchange_rates import ExchangeRates
 from services.customs.domain.text import words
 from shared.money import Money, round_money
@@ -158,7 +150,9 @@ def _check_documents(consignment: Consignment, findings: Findings) -> None:
         )
 
 
-def _positive_list(consignment: Consignment, findings: Findings) -> list[PositiveListLine] | None:
+def _positive_list(
+    consignment: Consignment, positive_list: PositiveList, findings: Findings
+) -> list[PositiveListLine] | None:
     """The positive-list line of every item, or None when some item cannot use this channel."""
     lines: list[PositiveListLine] = []
     for item in consignment.items:
@@ -170,7 +164,7 @@ def _positive_list(consignment: Consignment, findings: Findings) -> list[Positiv
                 sources.CBEC_POSITIVE_LIST,
             )
             continue
-        line = positive_list_line(item.hs_code)
+        line = positive_list.line(item.hs_code)
         if line is None:
             findings.reject(
                 "CN-NOT-ON-POSITIVE-LIST",
@@ -195,23 +189,28 @@ def _positive_list(consignment: Consignment, findings: Findings) -> list[Positiv
 
 
 def _within_limits(
-    consignment: Consignment, value: Money, usage: AnnualUsage, findings: Findings
+    consignment: Consignment,
+    value: Money,
+    usage: AnnualUsage,
+    limits: CbecLimits,
+    findings: Findings,
 ) -> bool:
     """True when the preferential CBEC tax applies; records the limit that stops it otherwise."""
-    if usage.after.amount > ANNUAL_LIMIT_CNY:
+    annual_limit, transaction_limit = limits.annual_limit_cny, limits.transaction_limit_cny
+    if usage.after.amount > annual_limit:
         findings.reject(
             "CN-LIMIT-ANNUAL",
             f"buyer's {usage.year} total would be {usage.after} "
             f"(so far {usage.before}, this order {value}), "
-            f"above the CNY {ANNUAL_LIMIT_CNY} annual limit: general trade only",
+            f"above the CNY {annual_limit} annual limit: general trade only",
             sources.CBEC_LIMITS,
         )
         return False
-    if value.amount <= TRANSACTION_LIMIT_CNY:
+    if value.amount <= transaction_limit:
         findings.fire(
             "CN-LIMITS",
-            f"transaction {value} ≤ CNY {TRANSACTION_LIMIT_CNY}; "
-            f"{usage.year} total {usage.after} ≤ CNY {ANNUAL_LIMIT_CNY}",
+            f"transaction {value} ≤ CNY {transaction_limit}; "
+            f"{usage.year} total {usage.after} ≤ CNY {annual_limit}",
             sources.CBEC_LIMITS,
         )
         return True
@@ -219,7 +218,7 @@ def _within_limits(
     if len(items) == 1 and items[0].quantity == 1:
         findings.hold(
             "CN-SINGLE-INDIVISIBLE-ITEM",
-            f"single indivisible item of {value} above the CNY {TRANSACTION_LIMIT_CNY} "
+            f"single indivisible item of {value} above the CNY {transaction_limit} "
             "transaction limit: CBEC allowed at full general-trade tax, counted in the annual "
             "total; held because the engine does not carry China's MFN duty rates",
             sources.CBEC_LIMITS,
@@ -227,37 +226,40 @@ def _within_limits(
     else:
         findings.reject(
             "CN-LIMIT-TRANSACTION",
-            f"transaction {value} is above the CNY {TRANSACTION_LIMIT_CNY} limit: "
-            "general trade only",
+            f"transaction {value} is above the CNY {transaction_limit} limit: general trade only",
             sources.CBEC_LIMITS,
         )
     return False
 
 
-def _is_high_end_cosmetic(item: Item, converter: Converter) -> bool:
+def _is_high_end_cosmetic(item: Item, converter: Converter, limits: CbecLimits) -> bool:
     unit_price = converter.to_home(item.unit_price)
     if item.net_content_ml_or_g is not None:
-        return unit_price / item.net_content_ml_or_g >= HIGH_END_COSMETICS_CNY_PER_ML_OR_G
-    return unit_price >= HIGH_END_COSMETICS_CNY_PER_PIECE
+        return unit_price / item.net_content_ml_or_g >= limits.high_end_cosmetics_cny_per_ml_or_g
+    return unit_price >= limits.high_end_cosmetics_cny_per_piece
 
 
 def _taxes(
     consignment: Consignment,
     lines: list[PositiveListLine],
     converter: Converter,
+    limits: CbecLimits,
     findings: Findings,
 ) -> Charges:
+    tax_share = limits.tax_share_within_limits
     line_values = [item.line_value for item in consignment.items]
     shares = apportion(consignment.transport_and_insurance, line_values)
     vat, consumption_tax = Decimal(0), Decimal(0)
     for item, line, value, share in zip(consignment.items, lines, line_values, shares, strict=True):
         base = converter.to_home(value + share)
-        applies = not line.consumption_tax_high_end_only or _is_high_end_cosmetic(item, converter)
+        applies = not line.consumption_tax_high_end_only or _is_high_end_cosmetic(
+            item, converter, limits
+        )
         ct_percent = line.consumption_tax_percent if applies else Decimal(0)
         ct, v = ct_percent / 100, line.vat_percent / 100
-        vat += base * v / (1 - ct) * TAX_SHARE_WITHIN_LIMITS
-        consumption_tax += base * ct / (1 - ct) * TAX_SHARE_WITHIN_LIMITS
-        composite = (ct + v) / (1 - ct) * TAX_SHARE_WITHIN_LIMITS
+        vat += base * v / (1 - ct) * tax_share
+        consumption_tax += base * ct / (1 - ct) * tax_share
+        composite = (ct + v) / (1 - ct) * tax_share
         findings.fire(
             "CN-TAX-RATE",
             f"{item.sku}: ({ct_percent} % consumption tax + {line.vat_percent} % VAT) "
@@ -296,28 +298,30 @@ def china_day(consignment: Consignment) -> date:
 
 
 def assess_china_cbec(
-    consignment: Consignment, findings: Findings, *, fx: ExchangeRates, year_to_date_cny: Decimal
+    consignment: Consignment,
+    findings: Findings,
+    *,
+    fx: ExchangeRates,
+    tables: ReferenceTables,
+    year_to_date_cny: Decimal,
 ) -> LaneResult:
     day = china_day(consignment)
-    if day < POSITIVE_LIST_VALID_FROM:
-        findings.hold(
-            "CN-TABLES-OUT-OF-DATE",
-            f"the CBEC positive list and limits carried apply from {POSITIVE_LIST_VALID_FROM}, "
-            f"not on {day}",
-            sources.CBEC_POSITIVE_LIST,
-        )
+    positive_list = findings.use(
+        tables.positive_list, day, "CN-TABLES-OUT-OF-DATE", sources.CBEC_POSITIVE_LIST
+    )
+    limits = findings.use(tables.cbec_limits, day, "CN-TABLES-OUT-OF-DATE", sources.CBEC_LIMITS)
     _check_identity_and_payer(consignment, findings)
     _check_documents(consignment, findings)
-    lines = _positive_list(consignment, findings)
+    lines = None if positive_list is None else _positive_list(consignment, positive_list, findings)
     converter = converter_for(RateAuthority.CN, consignment.currency, day, fx, findings)
-    if converter is None:
+    if converter is None or limits is None:
         return LaneResult(declaration_type=DeclarationType.CBEC_9610)
 
     value = converter.home_money(consignment.goods_total + consignment.transport_and_insurance)
     usage = AnnualUsage(year=day.year, before=Money(year_to_date_cny, "CNY"), this_order=value)
-    preferential = _within_limits(consignment, value, usage, findings)
+    preferential = _within_limits(consignment, value, usage, limits, findings)
     charges = (
-        _taxes(consignment, lines, converter, findings)
+        _taxes(consignment, lines, converter, limits, findings)
         if preferential and lines is not None
         else None
     )

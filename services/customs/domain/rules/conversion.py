@@ -12,10 +12,12 @@ from decimal import Decimal
 
 from services.customs.domain import sources
 from services.customs.domain.model import HOME_CURRENCY, Charges, CustomsRate, RateAuthority
+from services.customs.domain.reference import CFETS_RATES, ECB_RATES
 from services.customs.domain.rules.findings import Findings
 from services.customs.domain.tables.exchange_rates import ExchangeRates, fixing_date
 from shared.money import Money, round_money
 
+RATE_TABLE = {RateAuthority.EU: ECB_RATES, RateAuthority.CN: CFETS_RATES}
 _RULE_SOURCE = {
     RateAuthority.EU: sources.UCC_CURRENCY_CONVERSION,
     RateAuthority.CN: sources.CHINA_CURRENCY_CONVERSION,
@@ -63,17 +65,19 @@ def converter_for(
     month = day.replace(day=1)
     rate = fx.rate(authority, order_currency, month)
     if rate is None:
-        findings.hold(
-            f"{authority}-FX-MISSING",
+        findings.missing(
+            RATE_TABLE[authority],
             f"no {authority} customs exchange rate for {order_currency} in {month:%Y-%m} "
             f"(rate of {fixing_date(authority, month)} applies): held until it is loaded",
+            f"{authority}-FX-MISSING",
             _RULE_SOURCE[authority],
         )
         return None
     findings.fire(
         f"{authority}-FX",
         f"{order_currency} converted to {home} at {rate.rate} ({rate.quotation}) "
-        f"for {month:%Y-%m}, fixing date {rate.fixing_date}; {rate.source}",
+        f"for {month:%Y-%m}, fixing date {rate.fixing_date}; {rate.source}"
+        + (f" (load #{rate.load_id})" if rate.load_id is not None else ""),
         _RULE_SOURCE[authority],
     )
     return Converter(order_currency, home, rate)

@@ -10,8 +10,7 @@ from services.customs.domain import sources
 from services.customs.domain.model import Consignment, Item
 from services.customs.domain.rules.findings import Findings
 from services.customs.domain.tables.dangerous_goods import (
-    FORBIDDEN_IN_AIR,
-    LITHIUM_CLASSES,
+    DangerousGoodsRules,
     LithiumBatteryClass,
 )
 from services.customs.domain.text import contains_phrase, words
@@ -25,19 +24,22 @@ def _matches(item: Item, hs_prefixes: tuple[str, ...], keywords: tuple[str, ...]
 
 
 def _lithium_class(
-    item: Item, in_equipment: LithiumBatteryClass, alone: LithiumBatteryClass
+    item: Item, classes: tuple[LithiumBatteryClass, ...]
 ) -> LithiumBatteryClass | None:
-    for battery_class in (in_equipment, alone):
+    """The first class of the family, in precedence order, that the item matches."""
+    for battery_class in classes:
         if _matches(item, battery_class.hs_prefixes, battery_class.keywords):
             return battery_class
     return None
 
 
-def check_dangerous_goods(consignment: Consignment, findings: Findings) -> tuple[str, ...]:
+def check_dangerous_goods(
+    consignment: Consignment, rules: DangerousGoodsRules, findings: Findings
+) -> tuple[str, ...]:
     """Record refusals and lithium battery flags; return the UN numbers on board, sorted."""
     un_numbers: set[str] = set()
     for item in consignment.items:
-        for forbidden in FORBIDDEN_IN_AIR:
+        for forbidden in rules.forbidden_in_air:
             if _matches(item, forbidden.hs_prefixes, forbidden.keywords):
                 un_numbers.update(forbidden.un_numbers)
                 findings.reject(
@@ -47,8 +49,8 @@ def check_dangerous_goods(consignment: Consignment, findings: Findings) -> tuple
                     "is not accepted in air e-commerce consignments",
                     sources.FORBIDDEN_IN_AIR_ECOMMERCE,
                 )
-        for in_equipment, alone in LITHIUM_CLASSES:
-            battery_class = _lithium_class(item, in_equipment, alone)
+        for classes in rules.lithium_classes:
+            battery_class = _lithium_class(item, classes)
             if battery_class is None:
                 continue
             un_numbers.add(battery_class.un_number)

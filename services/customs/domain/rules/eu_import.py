@@ -26,20 +26,14 @@ from zoneinfo import ZoneInfo
 
 from services.customs.domain import sources
 from services.customs.domain.model import Charges, Consignment, DeclarationType, Item, RateAuthority
+from services.customs.domain.reference import TARIFF, ReferenceTables
 from services.customs.domain.rules.conversion import Converter, converter_for
 from services.customs.domain.rules.findings import Findings
 from services.customs.domain.rules.lane_result import LaneResult
 from services.customs.domain.rules.valuation import apportion
-from services.customs.domain.tables import eu_tariff
 from services.customs.domain.tables.exchange_rates import ExchangeRates
-from services.customs.domain.tables.low_value import (
-    FLAT_DUTY_PER_SUBHEADING,
-    THRESHOLD_EUR,
-    excise_category,
-    relief_applies_on,
-    relief_exclusion,
-)
-from services.customs.domain.tables.vat_rates import standard_rate
+from services.customs.domain.tables.low_value import LowValueRules
+from services.customs.domain.tables.vat_rates import VatTable
 from shared.money import Money, round_money
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -54,6 +48,7 @@ class _Values:
     intrinsic: Money
     transport_and_insurance: Money
     line_customs_values: list[Decimal]  # EUR, unrounded, transport and insurance apportioned
+    threshold: Decimal
 
     @property
     def customs_value(self) -> Money:
@@ -61,14 +56,16 @@ class _Values:
 
     @property
     def low_value(self) -> bool:
-        return self.intrinsic.amount <= THRESHOLD_EUR
+        return self.intrinsic.amount <= self.threshold
 
 
 def declaration_day(consignment: Consignment) -> date:
     return consignment.ordered_at.astimezone(BRUSSELS).date()
 
 
-def _values(consignment: Consignment, converter: Converter, findings: Findings) -> _Values:
+def _values(
+    consignment: Consignment, converter: Converter, threshold: Decimal, findings: Findings
+) -> _Values:
     line_values = [item.line_value for item in consignment.items]
     shares = apportion(consignment.transport_and_insurance, line_values)
     values = _Values(
@@ -78,11 +75,12 @@ def _values(consignment: Consignment, converter: Converter, findings: Findings) 
             converter.to_home(value + share)
             for value, share in zip(line_values, shares, strict=True)
         ],
+        threshold=threshold,
     )
     comparison = "≤" if values.low_value else ">"
     findings.fire(
         "EU-VALUE-INTRINSIC",
-        f"intrinsic value {values.intrinsic} (goods only) {comparison} EUR {THRESHOLD_EUR}",
+        f"intrinsic value {values.intrinsic} (goods only) {comparison} EUR {threshold}",
         sources.INTRINSIC_VALUE,
     )
     findings.fire(
@@ -124,21 +122,20 @@ def _uses_ioss(
     return True
 
 
-def _tariff_duty(lines: list[tuple[Item, Decimal]], day: date, findings: Findings) -> Money | None:
+def _tariff_duty(
+    lines: list[tuple[Item, Decimal]], day: date, tables: ReferenceTables, findings: Findings
+) -> Money | None:
     """Sum of rate x customs value over `lines`, rounded once; None if any line cannot be rated."""
     if not lines:
         return Money.zero("EUR").rounded()
-    if not eu_tariff.VALID_FROM <= day <= eu_tariff.VALID_TO:
-        findings.hold(
-            "EU-TARIFF-OUT-OF-DATE",
-            f"the tariff table applies {eu_tariff.VALID_FROM} to {eu_tariff.VALID_TO}, "
-            f"not on {day}: held for a duty assessment",
-            sources.COMBINED_NOMENCLATURE_2026,
-        )
+    tariff = findings.use(
+        tables.tariff, day, "EU-TARIFF-OUT-OF-DATE", sources.COMBINED_NOMENCLATURE_2026
+    )
+    if tariff is None:
         return None
     duty, complete = Decimal(0), True
     for item, customs_value in lines:
-        line = eu_tariff.tariff_line(item.hs_code)
+        line = tariff.line(item.hs_code, day)
         if line is None:
             findings.hold(
                 "EU-TARIFF-UNKNOWN",
@@ -167,25 +164,32 @@ def _tariff_duty(lines: list[tuple[Item, Decimal]], day: date, findings: Finding
 
 
 def _duty(
-    consignment: Consignment, values: _Values, flat_duty: bool, day: date, findings: Findings
+    consignment: Consignment,
+    values: _Values,
+    flat_duty: bool,
+    day: date,
+    low_value: LowValueRules,
+    tables: ReferenceTables,
+    findings: Findings,
 ) -> tuple[Money | None, bool]:
     """The duty, and whether some goods paid tariff duty inside a low-value consignment."""
     lines = [
         (item, customs_value)
         for item, customs_value in zip(consignment.items, values.line_customs_values, strict=True)
-        if excise_category(item.hs_code) is None
+        if low_value.excise_category(item.hs_code) is None
     ]
+    flat = low_value.flat_duty_per_subheading
     if flat_duty:
         subheadings = sorted({item.subheading for item in consignment.items})
-        duty = FLAT_DUTY_PER_SUBHEADING.amount_eur * len(subheadings)
+        duty = flat.amount_eur * len(subheadings)
         findings.fire(
             "EU-DUTY-FLAT",
-            f"EUR {FLAT_DUTY_PER_SUBHEADING.amount_eur} x {len(subheadings)} distinct tariff "
+            f"EUR {flat.amount_eur} x {len(subheadings)} distinct tariff "
             f"subheading(s) ({', '.join(subheadings)}) = EUR {duty}",
             sources.FLAT_LOW_VALUE_DUTY,
         )
         return Money(duty, "EUR").rounded(), False
-    if not (values.low_value and relief_applies_on(day)):
+    if not (values.low_value and low_value.relief_applies_on(day)):
         if values.low_value:
             findings.fire(
                 "EU-DUTY-RELIEF-ENDED",
@@ -198,32 +202,34 @@ def _duty(
                 "above EUR 150: duty = tariff rate x customs value, per line",
                 sources.LOW_VALUE_RELIEF,
             )
-        return _tariff_duty(lines, day, findings), False
-    if FLAT_DUTY_PER_SUBHEADING.applies_on(day):
+        return _tariff_duty(lines, day, tables, findings), False
+    if flat.applies_on(day):
         findings.fire(
             "EU-DUTY-FLAT-NOT-IOSS",
             "the EUR 3 flat duty covers IOSS consignments only; this one keeps the EUR 150 relief",
             sources.FLAT_LOW_VALUE_DUTY,
         )
     excluded = [
-        (item, value) for item, value in lines if relief_exclusion(item.hs_code) is not None
+        (item, value)
+        for item, value in lines
+        if low_value.relief_exclusion(item.hs_code) is not None
     ]
-    relieved = [item.sku for item, _ in lines if relief_exclusion(item.hs_code) is None]
+    relieved = [item.sku for item, _ in lines if low_value.relief_exclusion(item.hs_code) is None]
     if relieved:
         findings.fire(
             "EU-DUTY-RELIEF",
             f"no duty on {', '.join(relieved)}: "
-            f"consignment intrinsic value {values.intrinsic} ≤ EUR {THRESHOLD_EUR}",
+            f"consignment intrinsic value {values.intrinsic} ≤ EUR {values.threshold}",
             sources.LOW_VALUE_RELIEF,
         )
     for item, _ in excluded:
         findings.fire(
             "EU-DUTY-RELIEF-EXCLUDED",
-            f"{item.sku}: {relief_exclusion(item.hs_code)} are excluded from the relief: "
+            f"{item.sku}: {low_value.relief_exclusion(item.hs_code)} are excluded from the relief: "
             "duty per tariff",
             sources.LOW_VALUE_RELIEF,
         )
-    return _tariff_duty(excluded, day, findings), bool(excluded)
+    return _tariff_duty(excluded, day, tables, findings), bool(excluded)
 
 
 def _vat(
@@ -233,12 +239,15 @@ def _vat(
     uses_ioss: bool,
     has_excise: bool,
     day: date,
+    vat_table: VatTable | None,
     findings: Findings,
 ) -> Money | None:
     destination = consignment.buyer.country
     if uses_ioss:
         return Money.zero("EUR").rounded()
-    rate = standard_rate(destination, day)
+    if vat_table is None:
+        return None
+    rate = vat_table.standard_rate(destination, day)
     if rate is None:
         findings.hold(
             "EU-VAT-RATE-MISSING",
@@ -277,13 +286,14 @@ def _declaration_type(
     restricted: bool,
     tariff_duty_in_low_value: bool,
     day: date,
+    low_value: LowValueRules,
     findings: Findings,
 ) -> DeclarationType:
     obstacles = [
         reason
         for reason, present in (
-            (f"intrinsic value above EUR {THRESHOLD_EUR}", not values.low_value),
-            ("the EUR 150 relief has ended", not relief_applies_on(day)),
+            (f"intrinsic value above EUR {values.threshold}", not values.low_value),
+            ("the EUR 150 relief has ended", not low_value.relief_applies_on(day)),
             ("excise goods", has_excise),
             ("goods under prohibitions or restrictions", restricted),
             ("goods excluded from the relief pay tariff duty", tariff_duty_in_low_value),
@@ -311,6 +321,7 @@ def _declaration_data(
     declaration_type: DeclarationType,
     uses_ioss: bool,
     day: date,
+    findings: Findings,
 ) -> dict[str, str]:
     codes = [
         item.subheading if declaration_type is DeclarationType.H7 else item.hs_code
@@ -331,6 +342,9 @@ def _declaration_data(
         data["11 10 additional procedure"] = (
             f"C07 {fiscal_code}" if day <= C07_LAST_DAY else fiscal_code
         )
+    tariff = findings.versions_used.get(TARIFF)
+    if tariff is not None and tariff.provisional:
+        data["tariff"] = f"provisional: {tariff.describe()}"
     return data
 
 
@@ -339,19 +353,26 @@ def assess_eu_import(
     findings: Findings,
     *,
     fx: ExchangeRates,
+    tables: ReferenceTables,
     collection_fee: Money,
     restricted_goods: bool,
 ) -> LaneResult:
     day = declaration_day(consignment)
+    low_value = findings.use(
+        tables.low_value, day, "EU-LOW-VALUE-MISSING", sources.LOW_VALUE_RELIEF
+    )
+    vat_table = findings.use(
+        tables.vat_rates, day, "EU-VAT-RATE-MISSING", sources.IMPORT_VAT_STANDARD
+    )
     converter = converter_for(RateAuthority.EU, consignment.currency, day, fx, findings)
-    if converter is None:
+    if converter is None or low_value is None:
         return LaneResult()
-    values = _values(consignment, converter, findings)
+    values = _values(consignment, converter, low_value.threshold_eur, findings)
 
     excise = [
-        (item, excise_category(item.hs_code))
+        (item, low_value.excise_category(item.hs_code))
         for item in consignment.items
-        if excise_category(item.hs_code)
+        if low_value.excise_category(item.hs_code)
     ]
     for item, category in excise:
         findings.hold(
@@ -362,12 +383,18 @@ def assess_eu_import(
         )
     has_excise = bool(excise)
     uses_ioss = _uses_ioss(consignment, values.low_value, has_excise, findings)
-    flat_duty = uses_ioss and relief_applies_on(day) and FLAT_DUTY_PER_SUBHEADING.applies_on(day)
+    flat_duty = (
+        uses_ioss
+        and low_value.relief_applies_on(day)
+        and low_value.flat_duty_per_subheading.applies_on(day)
+    )
 
-    duty, tariff_duty_in_low_value = _duty(consignment, values, flat_duty, day, findings)
-    vat = _vat(consignment, values, duty, uses_ioss, has_excise, day, findings)
+    duty, tariff_duty_in_low_value = _duty(
+        consignment, values, flat_duty, day, low_value, tables, findings
+    )
+    vat = _vat(consignment, values, duty, uses_ioss, has_excise, day, vat_table, findings)
     declaration_type = _declaration_type(
-        values, has_excise, restricted_goods, tariff_duty_in_low_value, day, findings
+        values, has_excise, restricted_goods, tariff_duty_in_low_value, day, low_value, findings
     )
 
     charges = None
@@ -382,6 +409,8 @@ def assess_eu_import(
         declaration_type=declaration_type,
         charges=charges,
         collected_at_checkout=uses_ioss,
-        declaration_data=_declaration_data(consignment, values, declaration_type, uses_ioss, day),
+        declaration_data=_declaration_data(
+            consignment, values, declaration_type, uses_ioss, day, findings
+        ),
         converter=converter,
     )

@@ -13,9 +13,40 @@ from __future__ import annotations
 from services.customs.domain import sources
 from services.customs.domain.model import Consignment, Lane
 from services.customs.domain.rules.findings import Findings
-from services.customs.domain.tables.vat_rates import EU_MEMBER_STATES
 
 MAINLAND_CHINA = "CN"
+# ISO 3166-1 codes of the 27 member states (Greece is GR; its VAT prefix is EL).
+EU_MEMBER_STATES = frozenset(
+    {
+        "AT",
+        "BE",
+        "BG",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IT",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
+    }
+)
 
 
 def determine_lane(consignment: Consignment, findings: Findings) -> Lane:

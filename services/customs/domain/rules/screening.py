@@ -16,8 +16,8 @@ from functools import lru_cache
 from services.customs.domain import sources
 from services.customs.domain.model import Consignment, Lane
 from services.customs.domain.rules.findings import Findings
-from services.customs.domain.tables.denied_parties import DENIED_PARTIES, DeniedParty
-from services.customs.domain.tables.restricted_goods import RESTRICTED_GOODS, ScreeningAction
+from services.customs.domain.tables.denied_parties import DeniedParty, DeniedPartyList
+from services.customs.domain.tables.restricted_goods import RestrictedGoodsList, ScreeningAction
 from services.customs.domain.text import contains_phrase, words
 
 # Similarity of the whole name (words sorted) from which a name is a near match.
@@ -42,6 +42,7 @@ class NameMatch:
     basis: str
 
 
+@lru_cache(maxsize=16384)
 def _name_words(name: str) -> tuple[str, ...]:
     return tuple(sorted(word for word in words(name) if word not in _LEGAL_FORMS))
 
@@ -63,18 +64,14 @@ def _covers(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
     )
 
 
-_LISTED_NAMES = tuple(
-    (party, name, _name_words(name)) for party in DENIED_PARTIES for name in party.names
-)
-
-
-def match_denied_party(name: str) -> NameMatch | None:
+def match_denied_party(name: str, parties: DeniedPartyList) -> NameMatch | None:
     """The closest denied party for `name`: exact, near, or None when nothing is close."""
     candidate = _name_words(name)
     if not candidate:
         return None
     best: NameMatch | None = None
-    for party, listed_name, listed in _LISTED_NAMES:
+    for party, listed_name in parties.names:
+        listed = _name_words(listed_name)
         if candidate == listed:
             return NameMatch(party, listed_name, exact=True, similarity=1.0, basis="same words")
         spelling = min(len(candidate), len(listed)) >= 2 and _similar(
@@ -93,12 +90,14 @@ def match_denied_party(name: str) -> NameMatch | None:
     return best
 
 
-def screen_parties(consignment: Consignment, findings: Findings) -> None:
+def screen_parties(
+    consignment: Consignment, denied_parties: DeniedPartyList, findings: Findings
+) -> None:
     parties = [("buyer", consignment.buyer.name), ("seller", consignment.seller.name)]
     if consignment.payer_name:
         parties.append(("payer", consignment.payer_name))
     for role, name in parties:
-        match = match_denied_party(name)
+        match = match_denied_party(name, denied_parties)
         if match is None:
             continue
         listing = (
@@ -123,12 +122,14 @@ def screen_parties(consignment: Consignment, findings: Findings) -> None:
     )
 
 
-def screen_goods(consignment: Consignment, lane: Lane, findings: Findings) -> bool:
+def screen_goods(
+    consignment: Consignment, lane: Lane, restricted_goods: RestrictedGoodsList, findings: Findings
+) -> bool:
     """Apply prohibitions and restrictions; True when any item is under one (no H7 then)."""
     restricted = False
     for item in consignment.items:
         description = words(item.description)
-        for entry in RESTRICTED_GOODS:
+        for entry in restricted_goods:
             if lane not in entry.lanes:
                 continue
             by_code = any(item.hs_code.startswith(prefix) for prefix in entry.hs_prefixes)

@@ -1,1 +1,5 @@
-"""Versioned reference data: each module names its legal source and the dates it applies."""
+"""The shapes of the reference tables and the lookups on them; the data is loaded, not here.
+
+Each module builds its table from rows (`from_rows`), as the loader validates them from the
+shipped CSV files (services/customs/reference/data/) or an operator's file.
+"""
