@@ -1,6 +1,10 @@
 """Alembic, run the same way for every service: at start-up, or by
-`python -m shared.migrations <service>` (with that service's DATABASE_URL), e.g. from a
-Kubernetes Job when MIGRATE_ON_START is false.
+`python -m shared.migrations <service> [--grant-dml-to ROLE]` (with that service's
+DATABASE_URL), e.g. from a Kubernetes Job when MIGRATE_ON_START is false.
+
+On Kubernetes the Job connects as the service's migrator role, which owns the database and
+its tables; `--grant-dml-to` then gives the service's runtime role DML on them and nothing
+more (deploy/k8s/README.md, "Migrations").
 
 Each service keeps its own revisions under `services/<name>/migrations/`; their `env.py`
 is one call to `run_migrations`. A transaction-level advisory lock serialises replicas
@@ -23,6 +27,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from shared.messaging.tables import messaging_metadata
 
 MIGRATION_LOCK_ID = 0x0E4B_A1E3
+DML = "SELECT, INSERT, UPDATE, DELETE"
 
 
 def alembic_config(migrations_dir: Path, database_url: str) -> Config:
@@ -35,6 +40,34 @@ def alembic_config(migrations_dir: Path, database_url: str) -> Config:
 def upgrade_to_head(migrations_dir: Path, database_url: str) -> None:
     """Blocking; call from a thread when an event loop is running."""
     command.upgrade(alembic_config(migrations_dir, database_url), "head")
+
+
+def grant_dml(database_url: str, role: str) -> None:
+    """Let `role` connect to this database and read and write its tables, now and after later
+    revisions, without creating, altering or dropping anything; nobody else may connect.
+    Run as the owner (the migrator) after `upgrade_to_head`; blocking, like it."""
+
+    async def run() -> None:
+        engine = create_async_engine(database_url, poolclass=pool.NullPool)
+        quote = engine.dialect.identifier_preparer.quote
+        async with engine.begin() as connection:
+            database = quote(await connection.scalar(sa.text("SELECT current_database()")))
+            grantee = quote(role)
+            for statement in (
+                f"REVOKE ALL ON DATABASE {database} FROM PUBLIC",
+                f"GRANT CONNECT ON DATABASE {database} TO {grantee}",
+                "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+                f"GRANT USAGE ON SCHEMA public TO {grantee}",
+                f"GRANT {DML} ON ALL TABLES IN SCHEMA public TO {grantee}",
+                f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {grantee}",
+                f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT {DML} ON TABLES TO {grantee}",
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+                f"GRANT USAGE, SELECT ON SEQUENCES TO {grantee}",
+            ):
+                await connection.execute(sa.text(statement))
+        await engine.dispose()
+
+    asyncio.run(run())
 
 
 def run_migrations(target_metadata: MetaData) -> None:
@@ -122,10 +155,19 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(prog="python -m shared.migrations")
     parser.add_argument("service", choices=["orders", "payments", "customs", "fulfillment"])
-    service = parser.parse_args().service
+    parser.add_argument(
+        "--grant-dml-to",
+        metavar="ROLE",
+        help="then give ROLE (the service's runtime role) DML on the tables, and no DDL",
+    )
+    arguments = parser.parse_args()
+    service = arguments.service
     migrations_dir = Path(__file__).resolve().parent.parent / "services" / service / "migrations"
     upgrade_to_head(migrations_dir, os.environ["DATABASE_URL"])
     print(f"{service}: database at the latest revision")
+    if arguments.grant_dml_to:
+        grant_dml(os.environ["DATABASE_URL"], arguments.grant_dml_to)
+        print(f"{service}: {arguments.grant_dml_to} may read and write its tables, nothing more")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.helpers import create_ssl_context
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from shared.events import Topics, dead_letter_topic
 from shared.settings import ServiceSettings

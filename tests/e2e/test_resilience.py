@@ -6,6 +6,7 @@ import os
 import signal
 import time
 
+import httpx
 import pytest
 
 from tests.e2e.orders import order_body, place, wait_for_status
@@ -24,6 +25,10 @@ async def charged_once(databases, order_id: str) -> bool:
         order_id=order_id,
     )
     return authorizations == 2
+
+
+def readiness(port: int) -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
 
 
 def wait_until_ready(stack: devstack.Stack, timeout: float = 90) -> None:
@@ -54,8 +59,13 @@ async def test_orders_placed_while_the_broker_is_down_are_delivered_after_it_ret
     try:
         orders_port = stack.port("orders")
         devstack.wait_for(
-            lambda: not devstack.service_ready(orders_port), "readiness to report the broker", 20
+            lambda: readiness(orders_port).json()["checks"]["broker"] is False,
+            "readiness to report the broker",
+            20,
         )
+        degraded = readiness(orders_port)
+        assert degraded.status_code == 200, "a broker outage degrades, it does not unready"
+        assert degraded.json()["status"] == "degraded"
         response = place(partner, order_body())
         assert response.status_code == 201, "the outbox accepts orders without the broker"
         order_id = response.json()["id"]
