@@ -8,7 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from services.customs.domain import ExchangeRateTable, RateAuthority, monthly_customs_rates
+from services.customs.domain import (
+    ExchangeRateTable,
+    RateAuthority,
+    assess,
+    monthly_customs_rates,
+)
 from services.customs.domain.reference import TableVersion, Versioned
 from services.customs.reference.cache import coverage, ending_soon
 from services.customs.reference.files import TABLES, build_tables, parse_table, shipped_loads
@@ -20,6 +25,7 @@ from shared.reference_files import (
     read_file,
 )
 from tests.unit.customs.builders import TABLES as SHIPPED
+from tests.unit.customs.builders import eu_parcel
 
 ECB = parse_ecb_csv(csv_text(read_file(SHIPPED_ECB_FILE)))
 ECB_DAILY = [(rate.day, rate.currency, rate.rate) for rate in ECB]
@@ -117,3 +123,21 @@ def test_every_shipped_file_parses_into_a_version() -> None:
     loads = shipped_loads()
     assert [version.table for version, _ in loads] == list(TABLES)
     assert build_tables(loads).tariff.on(date(2026, 3, 1)) is not None
+
+
+def test_a_usd_order_in_december_2026_is_held_naming_the_rate_table_and_month() -> None:
+    """No ECB publication of 18 November 2026 is loaded: HELD, reference-data-missing."""
+    fx = ExchangeRateTable(EU_MONTHLY.values())
+    held = assess(
+        eu_parcel(currency="USD", day=date(2026, 12, 2)), Decimal(0), fx=fx, tables=SHIPPED
+    )
+    assert held.outcome.value == "HELD"
+    [reason] = held.reasons
+    assert reason.startswith("reference-data-missing: table ecb-rates: no EU customs exchange")
+    assert "USD in 2026-12" in reason and "2026-11-18" in reason
+    cleared = assess(
+        eu_parcel(currency="USD", day=date(2026, 11, 2)), Decimal(0), fx=fx, tables=SHIPPED
+    )
+    assert cleared.outcome.value == "CLEARED"
+    [rate] = cleared.exchange_rates
+    assert (rate.published_on, rate.authority.value) == (date(2026, 10, 21), "EU")
