@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 
+from services.customs.consignments import reference_data_used
 from services.customs.handlers import HELD, announce_cleared, record_decision
 from services.customs.tables import Decision, Declaration
 from shared.events import CustomsRejected, DutiesAndTaxes, MoneyAmount
@@ -43,6 +44,11 @@ class DeclarationDetail(DeclarationSummary):
     duties_and_taxes: dict[str, Any] | None
     dangerous_goods: list[str]
     assessment: dict[str, Any] | None = Field(description="The whole computation, rule by rule")
+    reference_data: dict[str, Any] | None = Field(
+        default=None,
+        description="The reference table versions (load, SHA-256, dates, provisional) and the "
+        "exchange rates (authority, publication day, load) the rules used",
+    )
     decisions: list[DecisionOut]
 
 
@@ -122,6 +128,7 @@ async def get_declaration(key: uuid.UUID, _: Officer, uow: UnitOfWorkDep) -> Dec
         duties_and_taxes=declaration.duties_and_taxes,
         dangerous_goods=declaration.dangerous_goods,
         assessment=declaration.assessment,
+        reference_data=reference_data_used(declaration.assessment),
         decisions=[DecisionOut.model_validate(d, from_attributes=True) for d in decisions],
     )
 

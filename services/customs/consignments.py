@@ -98,3 +98,33 @@ def assessment_document(assessment: Assessment) -> dict[str, Any]:
                 "currency": charges.total.currency,
             }
     return document
+
+
+def reference_data_used(assessment: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the declaration stood on, from its stored assessment: each table version and
+    each exchange rate (authority, month, publication day, load), and whether any table was
+    a provisional extension."""
+    if assessment is None:
+        return None
+    tables = assessment.get("reference_versions", [])
+    return {
+        "tables": tables,
+        "exchange_rates": [
+            {
+                key: rate.get(key)
+                for key in (
+                    "authority",
+                    "currency",
+                    "month",
+                    "rate",
+                    "quotation",
+                    "fixing_date",
+                    "published_on",
+                    "load_id",
+                    "source",
+                )
+            }
+            for rate in assessment.get("exchange_rates", [])
+        ],
+        "provisional": any(table.get("provisional") for table in tables),
+    }

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from services.customs.consignments import assessment_document, reference_data_used
 from services.customs.domain import (
     ExchangeRateTable,
     RateAuthority,
@@ -141,3 +142,26 @@ def test_a_usd_order_in_december_2026_is_held_naming_the_rate_table_and_month() 
     assert cleared.outcome.value == "CLEARED"
     [rate] = cleared.exchange_rates
     assert (rate.published_on, rate.authority.value) == (date(2026, 10, 21), "EU")
+
+
+def test_the_declaration_records_the_table_versions_and_the_rate_it_used() -> None:
+    fx = ExchangeRateTable(EU_MONTHLY.values())
+    assessment = assess(
+        eu_parcel(currency="USD", day=date(2026, 11, 2)), Decimal(0), fx=fx, tables=SHIPPED
+    )
+    used = reference_data_used(assessment_document(assessment))
+    assert used is not None and used["provisional"] is False
+    # Under EUR 150 with the relief, no tariff line is looked up, so no tariff version is used.
+    assert {table["table"] for table in used["tables"]} == {
+        "vat-rates",
+        "low-value",
+        "denied-parties",
+        "restricted-goods",
+        "dangerous-goods",
+    }
+    [rate] = used["exchange_rates"]
+    assert (rate["authority"], rate["currency"], rate["published_on"]) == (
+        "EU",
+        "USD",
+        "2026-10-21",
+    )
