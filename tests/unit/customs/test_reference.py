@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +166,16 @@ def test_the_declaration_records_the_table_versions_and_the_rate_it_used() -> No
         "USD",
         "2026-10-21",
     )
+
+
+def test_the_alert_rule_watches_the_coverage_gauge_the_cache_publishes() -> None:
+    import yaml  # noqa: PLC0415
+
+    from shared.metrics import REFERENCE_COVERAGE_END  # noqa: PLC0415
+
+    rules = yaml.safe_load(
+        (Path(__file__).parents[3] / "deploy/observability/alerts/reference-data.yaml").read_text()
+    )
+    [group] = rules["groups"]
+    soon = next(rule for rule in group["rules"] if rule["alert"] == "ReferenceDataEndsWithin30Days")
+    assert REFERENCE_COVERAGE_END._name in soon["expr"] and "30 * 86400" in soon["expr"]
