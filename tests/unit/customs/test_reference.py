@@ -3,6 +3,7 @@ beyond reading the shipped files once)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +28,7 @@ from shared.reference_files import (
     read_file,
 )
 from tests.unit.customs.builders import TABLES as SHIPPED
-from tests.unit.customs.builders import eu_parcel
+from tests.unit.customs.builders import eu_parcel, item
 
 ECB = parse_ecb_csv(csv_text(read_file(SHIPPED_ECB_FILE)))
 ECB_DAILY = [(rate.day, rate.currency, rate.rate) for rate in ECB]
@@ -179,3 +180,45 @@ def test_the_alert_rule_watches_the_coverage_gauge_the_cache_publishes() -> None
     [group] = rules["groups"]
     soon = next(rule for rule in group["rules"] if rule["alert"] == "ReferenceDataEndsWithin30Days")
     assert REFERENCE_COVERAGE_END._name in soon["expr"] and "30 * 86400" in soon["expr"]
+
+
+def _extended_into_2027(versioned: Versioned, load_id: int) -> Versioned:
+    """What `extend TABLE --through 2027-12-31` stores: the rows, their end moved on."""
+    [(version, _)] = versioned.versions
+    spec = TABLES[versioned.name]
+    rows = [
+        {
+            **row,
+            "valid_to": date(2027, 12, 31)
+            if row.get("valid_to") == version.covers_to
+            else row.get("valid_to"),
+        }
+        for row in next(rows for v, rows in shipped_loads() if v.table == versioned.name)
+    ]
+    extension = TableVersion(
+        versioned.name, load_id, "ext", date(2027, 1, 1), date(2027, 12, 31), provisional=True
+    )
+    return Versioned(versioned.name, ((extension, spec.build(rows)), *versioned.versions))
+
+
+def test_a_provisional_extension_of_the_2026_tariff_clears_in_2027_and_says_so() -> None:
+    """Year-end procedure (docs/customs.md): without the official CN 2027, an operator
+    declares CN 2026 valid into 2027; every declaration using it names the extension."""
+    tables = dataclasses.replace(
+        SHIPPED,
+        tariff=_extended_into_2027(SHIPPED.tariff, 10),
+        dangerous_goods=_extended_into_2027(SHIPPED.dangerous_goods, 11),
+    )
+    parcel = eu_parcel(item("610910", "200.00"), day=date(2027, 2, 1))
+    assert (
+        assess(parcel, Decimal(0), fx=ExchangeRateTable(()), tables=SHIPPED).outcome.value == "HELD"
+    )
+
+    assessment = assess(parcel, Decimal(0), fx=ExchangeRateTable(()), tables=tables)
+
+    assert assessment.outcome.value == "CLEARED"
+    assert assessment.charges.duty.amount == Decimal("25.20")  # 12 % of 210.00, as in 2026
+    assert "REFERENCE-PROVISIONAL" in [rule.rule_id for rule in assessment.rules_fired]
+    assert assessment.declaration_data["tariff"].startswith("provisional: tariff PROVISIONAL")
+    used = reference_data_used(assessment_document(assessment))
+    assert used["provisional"] is True
