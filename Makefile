@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: up down status test test-unit bench lint bootstrap image
+.PHONY: up down status test test-unit bench lint bootstrap contracts image
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -22,6 +22,10 @@ test: bootstrap
 # make bench [REPLICAS=2] [QUICK=1]: its own stack on the project's PostgreSQL and Kafka.
 bench: bootstrap
 	@$(PYTHON) scripts/bench.py --replicas $(or $(REPLICAS),1) $(if $(QUICK),--quick)
+
+# After changing an event in shared/events.py: regenerate contracts/ (refuses a breaking change).
+contracts: bootstrap
+	@$(PYTHON) scripts/contracts.py write
 
 test-unit: bootstrap
 	@$(PYTHON) -m pytest tests/unit

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make up` and `make test` need, from package registries only:
 # Debian packages (PostgreSQL, Java, Maven) with apt-get, Python packages from PyPI into
-# .venv, the Apache Kafka jars and Zipkin's server from Maven Central. Safe to run again: it
+# .venv, the Apache Kafka jars and Zipkin's server from Maven Central, the AsyncAPI parser
+# from npm. Safe to run again: it
 # skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 command -v runuser >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "[bootstrap] apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -50,3 +52,13 @@ if [ ! -f "$zipkin_jar" ]; then
     -Dartifact="io.zipkin:zipkin-server:$zipkin_version:jar:exec" -DoutputDirectory=.data/zipkin
 fi
 ln -sfn "$(basename "$zipkin_jar")" .data/zipkin/zipkin-server.jar
+
+# The AsyncAPI project's own parser (npm), which validates contracts/asyncapi.yaml in make test.
+tooling=contracts/tooling
+stamp=$tooling/node_modules/.package-lock.sha256
+wanted=$(sha256sum $tooling/package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  echo "[bootstrap] installing the AsyncAPI parser from npm ($tooling)"
+  npm ci --prefix $tooling --no-audit --no-fund --ignore-scripts --loglevel=error
+  echo "$wanted" > "$stamp"
+fi
