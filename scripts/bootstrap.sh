@@ -2,8 +2,7 @@
 # Installs what `make up` and `make test` need, from package registries only:
 # Debian packages (PostgreSQL, Java, Maven) with apt-get, Python packages from PyPI into
 # .venv, the Apache Kafka jars and Zipkin's server from Maven Central, the AsyncAPI parser
-# from npm. Safe to run again: it
-# skips what is there.
+# from npm. Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
