@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what `make up` and `make test` need, from package registries only:
-# Debian packages (PostgreSQL, Java, Maven) with apt-get, Python packages from PyPI into
+# Installs what `make up` and `make test` need, from package registries only: Debian packages
+# (PostgreSQL, Java, Maven, Node.js, Chromium) with apt-get, Python packages from PyPI into
 # .venv, the Apache Kafka jars and Zipkin's server from Maven Central, the AsyncAPI parser
 # from npm. Safe to run again: it skips what is there.
 set -euo pipefail
@@ -13,6 +13,9 @@ command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 command -v runuser >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+# The console's browser test drives Debian's Chromium through its WebDriver.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "[bootstrap] apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
