@@ -575,7 +575,10 @@ def spawn_service(stack: Stack, service: str, name: str, port: int) -> None:
 
 # Reference data each service's rules stand on, loaded from the shipped files (idempotent:
 # a file already loaded is recognised by its SHA-256 and skipped).
-REFERENCE_LOADERS = {"customs": "services.customs.reference"}
+REFERENCE_LOADERS = {
+    "customs": "services.customs.reference",
+    "payments": "services.payments.reference",
+}
 
 
 def load_reference_data(stack: Stack) -> None:

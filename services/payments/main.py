@@ -26,6 +26,6 @@ app = create_service_app(
     subscriptions=SUBSCRIPTIONS,
     handlers=build_handlers(payments),
     prefetch=build_prefetch(payments),
-    background_jobs=[expiry_job(payments, settings)],
+    background_jobs=[expiry_job(payments, settings), payments.rates.watch],
 )
 app.state.payments = payments

@@ -22,7 +22,6 @@ from services.payments.domain.amounts import (
     capture_decision,
 )
 from services.payments.domain.errors import ExchangeRateUnavailable
-from services.payments.domain.fx import ExchangeRateTable, parse_rates_csv
 from services.payments.domain.gateway import GatewayOutcome, GatewayRequest, GatewayResponse
 from services.payments.domain.payment import (
     GatewayOperation,
@@ -32,6 +31,7 @@ from services.payments.domain.payment import (
 )
 from services.payments.domain.retry import RetryPolicy
 from services.payments.gateway_client import GatewayClient
+from services.payments.reference import ReportingRates
 from services.payments.repository import PaymentRepository
 from services.payments.sandbox_store import StoredSandbox, load_memory
 from services.payments.settings import PaymentsSettings
@@ -114,10 +114,8 @@ class Payments:
             base_delay=timedelta(seconds=settings.gateway_base_delay_seconds),
         )
         self._jitter = random.Random()
-        self._rates = ExchangeRateTable(
-            parse_rates_csv(settings.exchange_rates_file.read_text()),
-            max_age=timedelta(days=settings.fx_max_rate_age_days),
-        )
+        # The ECB rates loaded into this service's database, kept current by `rates.watch`.
+        self.rates = ReportingRates(max_age=timedelta(days=settings.fx_max_rate_age_days))
 
     async def _ask(
         self,
@@ -215,7 +213,7 @@ class Payments:
         if amount.currency == "EUR":
             return amount, None
         try:
-            conversion = self._rates.convert(amount, "EUR", now().date())
+            conversion = self.rates.table.convert(amount, "EUR", now().date())
         except ExchangeRateUnavailable as missing:
             log.warning(
                 "no exchange rate to report the amount in EUR", extra={"error": str(missing)}

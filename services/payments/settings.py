@@ -5,9 +5,8 @@ from pathlib import Path
 
 from pydantic import Field
 
+from shared.reference_files import SHIPPED_ECB_FILE
 from shared.settings import ServiceSettings, local_database_url
-
-SAMPLE_RATES = Path(__file__).parent / "domain" / "data" / "exchange_rates.csv"
 
 
 class PaymentsSettings(ServiceSettings):
@@ -19,7 +18,11 @@ class PaymentsSettings(ServiceSettings):
     expiry_check_interval_seconds: float = 30.0
     gateway_max_attempts: int = 4
     gateway_base_delay_seconds: float = 0.2
-    exchange_rates_file: Path = SAMPLE_RATES
+    ecb_rates_file: Path = Field(
+        default=SHIPPED_ECB_FILE,
+        description="The ECB's eurofxref-hist file `python -m services.payments.reference load "
+        "ecb-rates` reads by default; in production the ECB's published file",
+    )
     fx_max_rate_age_days: int = Field(
         default=35, description="Older rates are not used to report amounts in EUR"
     )

@@ -1,13 +1,14 @@
-"""The payments database: one payment per order and its append-only operation log."""
+"""The payments database: one payment per order, its append-only operation log, and the ECB
+reference rates amounts are reported in EUR with (loaded by services/payments/reference.py)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Numeric, String, UniqueConstraint, func
+from sqlalchemy import Date, DateTime, ForeignKey, Numeric, String, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -79,3 +80,31 @@ class CancelledOrder(Base):
     cancelled_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class RateLoad(Base):
+    """One load of the ECB's reference rates: the file, who loaded it, when, what it covers."""
+
+    __tablename__ = "reference_loads"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    table_name: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(500))
+    file_name: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    loaded_by: Mapped[str] = mapped_column(String(200))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    covers_from: Mapped[date] = mapped_column(Date)
+    covers_to: Mapped[date] = mapped_column(Date)
+    row_count: Mapped[int]
+
+
+class ReportingRate(Base):
+    """An ECB reference rate as published: one EUR buys `rate` units of `quote`."""
+
+    __tablename__ = "exchange_rates"
+
+    load_id: Mapped[int] = mapped_column(ForeignKey("reference_loads.id"), primary_key=True)
+    published_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    quote: Mapped[str] = mapped_column(String(3), primary_key=True)
+    rate: Mapped[Decimal] = mapped_column(Numeric(20, 8))

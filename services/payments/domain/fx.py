@@ -14,8 +14,11 @@ publication (weekends, TARGET holidays) the latest earlier rate is used, but
 never one older than the table's `max_age`, so a stale file fails loudly rather
 than pricing with last month's rate.
 
-The service reads the rate file; this module only parses its text. The package
-ships a sample at `data/exchange_rates.csv` in the CSV form parsed here.
+The service reads the ECB's reference rates from its database, where an operator loads
+the ECB's own file (`python -m services.payments.reference load ecb-rates [FILE]`); this
+module only turns published rates into `Rate`s (`ecb_reference_rates`) and parses the
+`date,base,quote,rate,source` form, of which `data/exchange_rates.csv` is a sample
+(real ECB figures of four 2026 days, copied from the ECB file).
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from services.payments.domain.errors import ExchangeRateUnavailable, MalformedRateData
-from shared.money import Money, MoneyError, quantum, round_money
+from shared.money import SUPPORTED_CURRENCIES, Money, MoneyError, quantum, round_money
 
 DEFAULT_MAX_RATE_AGE = timedelta(days=7)
+ECB_REFERENCE_RATE = "ECB euro foreign exchange reference rate"
 RATE_FIELDS = ("date", "base", "quote", "rate", "source")
 
 
@@ -159,6 +163,18 @@ class ExchangeRateTable:
                 min(to_source.date, to_target.date),
             )
         return None
+
+
+# ---- published rates ------------------------------------------------------------------
+
+
+def ecb_reference_rates(published: Iterable[tuple[date, str, Decimal]]) -> list[Rate]:
+    """ECB publications `(day, currency, units per EUR)` as EUR/currency rates."""
+    return [
+        Rate(CurrencyPair("EUR", currency), rate, ECB_REFERENCE_RATE, day)
+        for day, currency, rate in published
+        if currency in SUPPORTED_CURRENCIES
+    ]
 
 
 # ---- parsing rate files ---------------------------------------------------------------
