@@ -130,6 +130,24 @@ CASES = [
         dangerous_goods=("UN3480",),
     ),
     Case(
+        # Issue 8 defect 2 (flight safety): the equipment wording "with lithium ion battery"
+        # used to win and made it UN3481, bookable on a passenger-belly leg.
+        "'Power bank with lithium ion battery' is UN3480 (IATA DGR: a power bank is a battery)",
+        "DG-UN3480",
+        sources.LITHIUM_BATTERIES,
+        eu_parcel(item("850760", "25.00", 1, "Power bank with lithium ion battery")),
+        Outcome.CLEARED,
+        dangerous_goods=("UN3480",),
+    ),
+    Case(
+        "a power bank declared under a phone accessory code is still UN3480",
+        "DG-UN3480",
+        sources.LITHIUM_BATTERIES,
+        eu_parcel(item("851762", "25.00", 1, "Wireless power bank with lithium ion battery")),
+        Outcome.CLEARED,
+        dangerous_goods=("UN3480",),
+    ),
+    Case(
         "smartphone: UN3481, battery contained in equipment",
         "DG-UN3481",
         sources.LITHIUM_BATTERIES,
