@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import event, select, text
+import asyncpg
+from sqlalchemy import event, exc, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,6 +22,18 @@ T = TypeVar("T")
 
 _PER_TRANSACTION = "ehub.per_transaction"
 
+# SQLSTATEs of a database that is gone or going: connection exceptions (class 08), and the
+# server shutting down or not accepting connections yet (57P01 admin, 57P02 crash, 57P03).
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+# What reaching the database can raise: the driver's connect errors are not wrapped.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    exc.DBAPIError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
+
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:
     engine = create_async_engine(
@@ -34,7 +47,40 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
     )
     # Rows a unit of work adds go out as one multi-row INSERT per table, not one per row.
     engine.dialect.use_insertmanyvalues_wo_returning = True
+    event.listen(engine.sync_engine.pool, "checkout", _refuse_closed_connection)
     return engine
+
+
+def _refuse_closed_connection(dbapi_connection, connection_record, connection_proxy) -> None:
+    """A pooled connection the server closed (a restart) is replaced before use, at no round
+    trip: the driver saw the close. The pool retries the checkout with a new connection."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise exc.DisconnectionError("pooled connection closed by the server")
+
+
+_UNREACHABLE = (
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """The database cannot be reached or dropped the connection: not the request's fault nor
+    the message's, and gone once the database is back."""
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig if error.orig is not None else error
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str) and (
+        sqlstate.startswith("08") or sqlstate in UNAVAILABLE_SQLSTATES
+    ):
+        return True
+    # The driver's own error, raised bare at connect or as the cause of the wrapped one.
+    return any(isinstance(cause, _UNREACHABLE) for cause in (error, error.__cause__))
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:

@@ -12,10 +12,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db import DATABASE_ERRORS, database_unavailable
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://liege-ehub.example/problems/"
+# While the database is unreachable: when to try again (a fast restart takes a second or two).
+DATABASE_RETRY_AFTER_SECONDS = 2
 
 
 class FieldError(BaseModel):
@@ -125,6 +129,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             str(error.detail),
             headers=getattr(error, "headers", None),
         )
+
+    async def database_error(request: Request, error: Exception) -> JSONResponse:
+        if not database_unavailable(error):
+            return await unexpected(request, error)
+        return problem_response(
+            request,
+            503,
+            "database-unavailable",
+            "The service cannot reach its database right now; retry later.",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+
+    for error_type in DATABASE_ERRORS:
+        app.add_exception_handler(error_type, database_error)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

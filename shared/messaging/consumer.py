@@ -49,6 +49,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from shared.db import database_unavailable
 from shared.events import Envelope, Event, UnknownEventType, dead_letter_topic
 from shared.messaging.kafka import client_id
 from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -149,11 +150,13 @@ RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
 
 def _is_infrastructure_failure(error: BaseException) -> bool:
-    if isinstance(error, DBAPIError):
-        if error.connection_invalidated:
-            return True
-        if getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
-            return True
+    if database_unavailable(error):
+        return True
+    if (
+        isinstance(error, DBAPIError)
+        and getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    ):
+        return True
     return isinstance(error, INFRASTRUCTURE_ERRORS)
 
 
@@ -184,12 +187,16 @@ class EventConsumer:
         self._handled: dict[TopicPartition, int] = {}
         self._commit_lock = asyncio.Lock()
         self._reassigning = False
-        if consumer is not None:
-            # The subscription again, now with the listener that needs this runtime.
-            consumer.subscribe(sorted(consumer.subscription()), listener=_Rebalance(self))
         self._span_attributes = kafka_span_attributes(
             settings.kafka_bootstrap_servers, client_id(settings, "consumer")
         )
+
+    def subscribe(self, topics: Sequence[str]) -> None:
+        """Subscribe the Kafka consumer (created without topics, not started yet) to `topics`
+        with the rebalance listener that finishes or abandons the batch in flight and commits
+        before a partition changes hands."""
+        assert self._consumer is not None, "subscribe() needs a Kafka consumer"
+        self._consumer.subscribe(list(topics), listener=_Rebalance(self))
 
     async def run(self) -> None:
         assert self._consumer is not None, "run() needs a Kafka consumer"

@@ -58,7 +58,7 @@ async def test_a_newer_schema_version_is_parked_counted_and_replayable_after_the
     letters = [
         parked for parked in await read_dead_letters(settings) if parked.key == str(order_id)
     ]
-    assert await replay(settings, letters) == 1
+    assert await replay(settings, letters, by="operator.after-upgrade") == 1
     replayed = await read_topic(settings, topic, order_id, expected=2)
     upgraded = EventConsumer(None, producer, units_of_work, {PaymentAuthorized: record_effect})
 
