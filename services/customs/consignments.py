@@ -25,7 +25,12 @@ from shared.money import Money
 
 
 def consignment_from(
-    order_id: uuid.UUID, ordered_at: datetime, order: OrderDetails, payment_id: uuid.UUID | None
+    order_id: uuid.UUID,
+    ordered_at: datetime,
+    order: OrderDetails,
+    payment_id: uuid.UUID | None,
+    *,
+    accepted_at: datetime,
 ) -> Consignment:
     """The hub is the logistics operator, so it issues the waybill of the three documents."""
     identity = order.buyer.identity
@@ -33,6 +38,7 @@ def consignment_from(
     return Consignment(
         order_id=order_id,
         ordered_at=ordered_at,
+        accepted_at=accepted_at,
         currency=order.currency,
         buyer=Buyer(
             name=order.buyer.name,

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.customs.consignments import assessment_document, consignment_from, duties_and_taxes
 from services.customs.domain.engine import assess, buyer_identity_key
 from services.customs.domain.model import (
-    Assessment,
+    AnnualUsage,
     IdentityDocument,
     IdentityDocumentType,
     Lane,
@@ -71,6 +71,11 @@ LOCKED_ROWS = "customs.locked_rows"
 
 # A buyer's CBEC year: the buyer's identity key and the calendar year in China.
 BuyerYear = tuple[str, int]
+
+
+def now() -> datetime:
+    """The time a declaration is lodged and accepted: its tax point."""
+    return datetime.now(UTC)
 
 
 def declaration_reference(order_id: uuid.UUID) -> str:
@@ -142,21 +147,23 @@ def _placed_identity(event: OrderPlaced) -> IdentityDocument | None:
 
 
 def _buyer_years_in_play(
-    declarations: Iterable[Declaration], placed: Mapping[uuid.UUID, OrderPlaced]
+    declarations: Iterable[Declaration],
+    placed: Mapping[uuid.UUID, OrderPlaced],
+    accepted_at: datetime,
 ) -> set[BuyerYear]:
     """The CBEC years a batch may read or change: those of the buyers of orders still to be
-    assessed, and of cleared ones that a withdrawal would take out of their year again."""
+    assessed (the year they are declared in), and the years cleared or released ones were
+    counted in, which a withdrawal would take them out of again."""
     years = set()
     for declaration in declarations:
-        if declaration.status not in (AWAITING, CLEARED):
+        if declaration.cbec_buyer_key is not None and declaration.cbec_year is not None:
+            years.add((declaration.cbec_buyer_key, declaration.cbec_year))
+        if declaration.status != AWAITING:
             continue
         event = placed.get(declaration.order_id)
-        if event is not None:
-            identity, ordered_at = _placed_identity(event), event.placed_at
-        else:
-            identity, ordered_at = _stored_identity(declaration.order), declaration.ordered_at
-        if identity is not None and ordered_at is not None:
-            years.add(_buyer_year(identity, ordered_at))
+        identity = _placed_identity(event) if event else _stored_identity(declaration.order)
+        if identity is not None:
+            years.add(_buyer_year(identity, accepted_at))
     return years
 
 
@@ -173,7 +180,7 @@ async def prefetch(events: Sequence[Event], uow: UnitOfWork) -> None:
     # The last one wins, as it does on the declaration when the handlers run in order.
     placed = {event.order_id: event for event in events if isinstance(event, OrderPlaced)}
     buyer_totals = await lock_buyer_totals(
-        uow.session, _buyer_years_in_play(declarations.values(), placed)
+        uow.session, _buyer_years_in_play(declarations.values(), placed, now())
     )
     locked = _locked_rows(uow)
     locked.declarations.update(declarations)
@@ -196,16 +203,13 @@ async def _declaration(uow: UnitOfWork, order_id: uuid.UUID) -> Declaration:
     return locked.declarations[order_id]
 
 
-async def _buyer_total(
-    uow: UnitOfWork, identity: IdentityDocument | None, ordered_at: datetime | None
-) -> BuyerAnnualTotal | None:
+async def _buyer_total(uow: UnitOfWork, key: BuyerYear | None) -> BuyerAnnualTotal | None:
     """The buyer's running CBEC total, locked so two orders cannot both slip under the limit.
 
     Orders of one buyer in one batch share the row, so each sees the ones cleared before it.
     """
-    if identity is None or ordered_at is None:
+    if key is None:
         return None
-    key = _buyer_year(identity, ordered_at)
     locked = _locked_rows(uow)
     if key not in locked.buyer_totals:
         locked.buyer_totals.update(await lock_buyer_totals(uow.session, [key]))
@@ -226,6 +230,23 @@ async def announce_cleared(
             rules_applied=declaration.rules_applied,
         )
     )
+
+
+def count_towards_annual_limit(
+    declaration: Declaration,
+    lane: str | None,
+    usage: AnnualUsage | None,
+    buyer_total: BuyerAnnualTotal | None,
+) -> None:
+    """Add a cleared or released CBEC order to its buyer's year, and remember what was added
+    (and where) on the declaration, for a withdrawal to take back exactly that."""
+    if lane != Lane.CN_CBEC_9610 or usage is None or buyer_total is None:
+        return
+    buyer_total.cleared_cny = usage.after.amount
+    buyer_total.orders += 1
+    declaration.cbec_buyer_key = buyer_total.buyer_key
+    declaration.cbec_year = buyer_total.year
+    declaration.cbec_counted_cny = usage.this_order.amount
 
 
 def record_decision(
@@ -283,16 +304,15 @@ class CustomsHandlers:
             record_decision(uow, declaration, WITHDRAWN, SYSTEM, [type(event).__name__])
 
     async def _uncount(self, declaration: Declaration, uow: UnitOfWork) -> None:
-        usage = (declaration.assessment or {}).get("cbec_annual_usage")
-        identity = _stored_identity(declaration.order)
-        if not usage or identity is None:
+        """Take out of the buyer's year exactly what this declaration added to it, if anything."""
+        counted = declaration.cbec_counted_cny
+        if counted is None or declaration.cbec_buyer_key is None or declaration.cbec_year is None:
             return
-        total = await _buyer_total(uow, identity, declaration.ordered_at)
+        total = await _buyer_total(uow, (declaration.cbec_buyer_key, declaration.cbec_year))
         if total is not None:
-            total.cleared_cny = max(
-                Decimal(0), total.cleared_cny - Decimal(usage["this_order"]["amount"])
-            )
+            total.cleared_cny = max(Decimal(0), total.cleared_cny - counted)
             total.orders = max(0, total.orders - 1)
+        declaration.cbec_counted_cny = None
 
     async def _assess_when_ready(self, declaration: Declaration, uow: UnitOfWork) -> None:
         if declaration.status != AWAITING or declaration.order is None:
@@ -300,10 +320,18 @@ class CustomsHandlers:
         if declaration.payment_id is None or declaration.ordered_at is None:
             return
         order = OrderDetails.model_validate(declaration.order)
+        # The declaration is lodged now: its acceptance is the tax point (UCC Art 85).
         consignment = consignment_from(
-            declaration.order_id, declaration.ordered_at, order, declaration.payment_id
+            declaration.order_id,
+            declaration.ordered_at,
+            order,
+            declaration.payment_id,
+            accepted_at=now(),
         )
-        buyer_total = await _buyer_total(uow, consignment.buyer.identity, declaration.ordered_at)
+        identity = consignment.buyer.identity
+        buyer_total = await _buyer_total(
+            uow, _buyer_year(identity, consignment.tax_point) if identity else None
+        )
         assessment = assess(
             consignment,
             buyer_total.cleared_cny if buyer_total else Decimal(0),
@@ -326,7 +354,9 @@ class CustomsHandlers:
             )
             declaration.duties_and_taxes = charges.model_dump(mode="json")
         if assessment.outcome is Outcome.CLEARED:
-            self._count_towards_annual_limit(assessment, buyer_total, uow)
+            count_towards_annual_limit(
+                declaration, assessment.lane, assessment.cbec_annual_usage, buyer_total
+            )
             await announce_cleared(uow, declaration, DutiesAndTaxes(**declaration.duties_and_taxes))
         elif assessment.outcome is Outcome.REJECTED:
             await uow.emit(
@@ -340,13 +370,3 @@ class CustomsHandlers:
                     order_id=declaration.order_id, declaration_id=declaration.id, reasons=reasons
                 )
             )
-
-    @staticmethod
-    def _count_towards_annual_limit(
-        assessment: Assessment, buyer_total: BuyerAnnualTotal | None, uow: UnitOfWork
-    ) -> None:
-        usage = assessment.cbec_annual_usage
-        if assessment.lane is not Lane.CN_CBEC_9610 or usage is None or buyer_total is None:
-            return
-        buyer_total.cleared_cny = usage.after.amount
-        buyer_total.orders += 1

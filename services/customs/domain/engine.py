@@ -58,8 +58,15 @@ def assess(
 
     findings = Findings()
     lane = determine_lane(consignment, findings)
-    # Screening lists apply on the calendar day (UTC) the declaration is made.
-    day = consignment.ordered_at.astimezone(UTC).date()
+    findings.fire(
+        "TAX-POINT",
+        f"declaration accepted {consignment.tax_point.isoformat()} (order placed "
+        f"{consignment.ordered_at.isoformat()}): the rates, thresholds and tables of that day "
+        "apply",
+        sources.TAX_POINT,
+    )
+    # Screening lists apply on the calendar day (UTC) the declaration is accepted.
+    day = consignment.tax_point.astimezone(UTC).date()
     parties = findings.use(tables.denied_parties, day, "SCREEN-LIST-MISSING", sources.SANCTIONS)
     if parties is not None:
         screen_parties(consignment, parties, findings)

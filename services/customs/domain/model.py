@@ -181,14 +181,27 @@ class Consignment:
     shipping_cost: Decimal
     insurance_cost: Decimal
     documents: CbecDocuments = field(default_factory=CbecDocuments)
+    # When customs accepts the declaration: the tax point (UCC Art 85) whose rates,
+    # thresholds and tariff apply. The service sets it to the time it lodges the declaration;
+    # left out, the order time stands in (as in the worked examples).
+    accepted_at: datetime | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "items", tuple(self.items))
         _require(self.ordered_at.tzinfo is not None, "ordered_at must carry a timezone")
+        _require(
+            self.accepted_at is None or self.accepted_at.tzinfo is not None,
+            "accepted_at must carry a timezone",
+        )
         _require(self.currency in SUPPORTED_CURRENCIES, f"unsupported currency {self.currency!r}")
         _require(len(self.items) >= 1, "a consignment has at least one item")
         _require_amount(self.shipping_cost, "shipping_cost")
         _require_amount(self.insurance_cost, "insurance_cost")
+
+    @property
+    def tax_point(self) -> datetime:
+        """The moment whose rules apply: acceptance of the declaration (UCC Art 85)."""
+        return self.accepted_at or self.ordered_at
 
     @property
     def goods_total(self) -> Decimal:

@@ -15,6 +15,12 @@ UCC_CURRENCY_CONVERSION = (
     "Reg. (EU) No 952/2013 Art 53(1)(a); Implementing Reg. (EU) 2015/2447 Art 146: ECB rate "
     "published on the penultimate Wednesday of a month applies for the whole following month"
 )
+TAX_POINT = (
+    "Reg. (EU) No 952/2013 (Union Customs Code) Art 85(1): duty is determined on the rules "
+    "applicable when the customs debt is incurred, i.e. when the declaration is accepted "
+    "(Art 77(2)); China: GACC duty-collection rules, tax rates and rates of exchange of the "
+    "day the declaration is accepted"
+)
 INTRINSIC_VALUE = (
     "Delegated Reg. (EU) 2015/2446 Art 1(48): intrinsic value is the price of the goods, "
     "without transport and insurance shown separately"

@@ -83,6 +83,7 @@ def eu_parcel(
     seller_country: str = "CN",
     buyer_name: str = "Jan Peeters",
     seller_name: str = "Shenzhen Bright Trading Co.",
+    accepted_at: datetime | None = None,
 ) -> Consignment:
     """Default: two T-shirts and leather shoes, EUR 120 of goods + EUR 10 transport, insurance."""
     return Consignment(
@@ -95,6 +96,7 @@ def eu_parcel(
         items=items or (item("610910", "40.00", 2), item("640399", "40.00", 1, "Leather shoes")),
         shipping_cost=Decimal(shipping),
         insurance_cost=Decimal(insurance),
+        accepted_at=accepted_at,
     )
 
 

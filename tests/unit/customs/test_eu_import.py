@@ -8,12 +8,23 @@ EUR 2 insurance: customs value EUR 130.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 
 from services.customs.domain import DeclarationType, Outcome, sources
 from shared.money import Money
-from tests.unit.customs.builders import IOSS, UNCHECKED, Case, eu_parcel, item, verify
+from tests.unit.customs.builders import (
+    IOSS,
+    UNCHECKED,
+    Case,
+    eu_parcel,
+    item,
+    on,
+    rule_ids,
+    run,
+    verify,
+)
 
 H7, H1 = DeclarationType.H7, DeclarationType.H1
 MARCH = date(2026, 3, 3)
@@ -384,3 +395,25 @@ def test_usd_order_reports_charges_in_eur_and_in_usd() -> None:
     # 23.10 EUR x 1.16 USD/EUR = 26.796, converted once and rounded half-up
     assert assessment.charges_in_order_currency.total == Money.of("26.80", "USD")
     assert [rate.currency for rate in assessment.exchange_rates] == ["USD"]
+
+
+def test_the_tax_point_is_the_acceptance_of_the_declaration_not_the_order_date() -> None:
+    """UCC Art 85 (issue 8 defect 5): ordered on 30 June 2026, declared on 1 July 2026: the
+    EUR 3 flat duty of Council Reg. (EU) 2026/382 applies, 2 subheadings = EUR 6.00, and
+    C07 has left the additional procedure code."""
+    ordered = on(date(2026, 6, 30), hour=20)
+    parcel = eu_parcel(ioss=IOSS, ordered_at=ordered, accepted_at=on(date(2026, 7, 1), hour=6))
+    assessment = run(Case("tax point", "TAX-POINT", sources.TAX_POINT, parcel, Outcome.CLEARED))
+    assert assessment.charges is not None and assessment.charges.duty.amount == Decimal("6.00")
+    assert "EU-DUTY-FLAT" in rule_ids(assessment)
+    assert assessment.declaration_data["11 10 additional procedure"] == "F48"
+    same_day = run(
+        Case(
+            "order day",
+            "TAX-POINT",
+            sources.TAX_POINT,
+            eu_parcel(ioss=IOSS, ordered_at=ordered),
+            Outcome.CLEARED,
+        )
+    )
+    assert same_day.charges is not None and same_day.charges.duty.amount == Decimal("0.00")

@@ -149,8 +149,13 @@ class CustomsTables:
         return self.buyer_totals[buyer_year(passport)]
 
 
+ACCEPTED_AT = datetime(2026, 3, 4, 12, 5, tzinfo=UTC)
+
+
 @pytest.fixture
 def tables(monkeypatch: pytest.MonkeyPatch) -> CustomsTables:
+    # Declarations are accepted (the tax point) a few minutes after the order, in 2026.
+    monkeypatch.setattr(customs, "now", lambda: ACCEPTED_AT)
     tables = CustomsTables()
     monkeypatch.setattr(customs, "lock_rows", tables.lock_rows)
     monkeypatch.setattr(customs, "lock_buyer_totals", tables.lock_buyer_totals)

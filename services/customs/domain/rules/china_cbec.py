@@ -294,7 +294,8 @@ def _declaration_data(consignment: Consignment, value: Money) -> dict[str, str]:
 
 
 def china_day(consignment: Consignment) -> date:
-    return consignment.ordered_at.astimezone(CHINA_STANDARD_TIME).date()
+    """The day in China the declaration is accepted (the tax point)."""
+    return consignment.tax_point.astimezone(CHINA_STANDARD_TIME).date()
 
 
 def assess_china_cbec(

@@ -13,7 +13,8 @@
 4. Declaration: H7 for low-value consignments without excise goods, prohibitions or
    restrictions, or duty-paying relief exclusions; H1 otherwise.
 
-The declaration is lodged at Liège, so its date is the order date in Brussels time.
+The declaration is lodged at Liège: its date is the day it is accepted (the tax point,
+UCC Art 85), in Brussels time, whatever the order date.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class _Values:
 
 
 def declaration_day(consignment: Consignment) -> date:
-    return consignment.ordered_at.astimezone(BRUSSELS).date()
+    """The day in Brussels the declaration is accepted at Liège: the tax point (UCC Art 85)."""
+    return consignment.tax_point.astimezone(BRUSSELS).date()
 
 
 def _values(
