@@ -54,6 +54,36 @@ CASES = [
         eu_parcel(buyer_name="Vladimir Putin"),
         Outcome.HELD,
     ),
+    # Issue 8 defect 7: initials match given names (EU consolidated list entries carry full
+    # given names; screening guidance: match on initials and hold for review).
+    Case(
+        "surname and initial ('Putin, V.'): held as a near match, never passed",
+        "SCREEN-DENIED-PARTY-NEAR",
+        sources.SANCTIONS,
+        eu_parcel(buyer_name="Putin, V."),
+        Outcome.HELD,
+    ),
+    Case(
+        "initials before the surname ('V. V. Putin'): held",
+        "SCREEN-DENIED-PARTY-NEAR",
+        sources.SANCTIONS,
+        eu_parcel(buyer_name="V. V. Putin"),
+        Outcome.HELD,
+    ),
+    Case(
+        "initials alone ('V. V.') match nobody",
+        "SCREEN-PARTIES",
+        sources.SANCTIONS,
+        eu_parcel(buyer_name="V. V."),
+        Outcome.CLEARED,
+    ),
+    Case(
+        "another surname with a matching initial ('V. Petrov') passes",
+        "SCREEN-PARTIES",
+        sources.SANCTIONS,
+        eu_parcel(buyer_name="V. Petrov"),
+        Outcome.CLEARED,
+    ),
     Case(
         "near match by transliteration ('Alisher Usmanow'): held",
         "SCREEN-DENIED-PARTY-NEAR",

@@ -3,7 +3,7 @@
 Names are compared after normalisation (case, accents, punctuation, Cyrillic script, word
 order and legal-form words such as "LLC" do not matter). The same words as a listed name
 or alias reject the consignment. A near match, by spelling (difflib similarity) or by
-containing every word of a listed name in another spelling, holds it for a compliance
+containing every word of a listed name in another spelling or as initials, holds it for a compliance
 officer: a possible match is never let through silently.
 """
 
@@ -56,11 +56,21 @@ def _similar(a: str, b: str, threshold: float) -> bool:
     return matcher.quick_ratio() >= threshold and matcher.ratio() >= threshold
 
 
+def _same_word(word: str, other: str) -> bool:
+    """A spelling of the same word, or an initial of it ("v" for "vladimir")."""
+    if len(word) == 1:
+        return other.startswith(word)
+    return _similar(word, other, WORD_SIMILARITY_THRESHOLD)
+
+
 def _covers(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
-    """Every word of `shorter` (two or more) is a spelling of some word of `longer`."""
-    return len(shorter) >= 2 and all(
-        any(_similar(word, other, WORD_SIMILARITY_THRESHOLD) for other in longer)
-        for word in shorter
+    """Every word of `shorter` (two or more, one of them more than an initial) is a spelling
+    or an initial of some word of `longer`: "Putin, V." and "V. V. Putin" are covered by
+    "Vladimir Vladimirovich Putin"."""
+    return (
+        len(shorter) >= 2
+        and any(len(word) > 1 for word in shorter)
+        and all(any(_same_word(word, other) for other in longer) for word in shorter)
     )
 
 
