@@ -2,7 +2,8 @@
 
 Starts a PostgreSQL cluster of the project's own (four databases, four roles), a
 single-node Apache Kafka broker in KRaft mode from the jars Maven put in
-deploy/kafka/libs, the topics, and the four services as separate uvicorn processes.
+deploy/kafka/libs, the topics, and the four services as separate processes, each with its
+partner API on one port and its operator/admin API ADMIN_PORT_OFFSET ports above it.
 Everything lives under .data/ (git-ignored). Infrastructure that is already given by
 the environment (KAFKA_BOOTSTRAP_SERVERS, <SERVICE>_DATABASE_URL) is used, not started.
 """
@@ -48,8 +49,14 @@ ZIPKIN_JAR = DATA / "zipkin" / "zipkin-server.jar"
 ZIPKIN_PORT = 9411
 POSTGRES_SUPERUSER_PASSWORD = "ehub-admin-dev"
 SERVICES = {"orders": 8001, "payments": 8002, "customs": 8003, "fulfillment": 8004}
+# Each service's operator/admin listener: 9001-9004 beside 8001-8004.
+ADMIN_PORT_OFFSET = 1000
 DEV_PARTNER = "demo-marketplace"
+# The local stack's administrator: an operator credential like any other (shared.operators),
+# with a key that is easy to type, because the stack listens on loopback only.
+DEV_OPERATOR = "dev-admin"
 DEV_OPERATOR_KEY = "dev-operator-key"
+OPERATOR_CREDENTIALS = DATA / "operators.json"
 FINAL_STATUSES = {
     "DELIVERED",
     "PAYMENT_DECLINED",
@@ -480,6 +487,7 @@ class Stack:
     name_suffix: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
     replicas: int = 1
+    operator_credentials: Path = OPERATOR_CREDENTIALS
 
     def service_env(self, service: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -489,7 +497,7 @@ class Stack:
                 "DATABASE_URL": self.database_urls[service],
                 "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
                 "KAFKA_TOPIC_PREFIX": self.topic_prefix,
-                "OPERATOR_API_KEY": os.environ.get("OPERATOR_API_KEY", DEV_OPERATOR_KEY),
+                "OPERATOR_CREDENTIALS_FILE": str(self.operator_credentials),
                 # Local partners' test receivers listen on plain http, on loopback.
                 "WEBHOOK_LOCAL_TARGETS": "true",
                 # One hub hour per second: the demo order is delivered in about a minute.
@@ -501,6 +509,9 @@ class Stack:
 
     def port(self, service: str) -> int:
         return (self.ports or SERVICES)[service]
+
+    def admin_port(self, service: str) -> int:
+        return admin_port(self.port(service))
 
     def process_name(self, service: str) -> str:
         return f"{service}{self.name_suffix}"
@@ -515,6 +526,11 @@ class Stack:
             )
             for replica in range(1, self.replicas + 1)
         ]
+
+
+def admin_port(port: int) -> int:
+    """The operator/admin listener of the instance whose partner API listens on `port`."""
+    return port + ADMIN_PORT_OFFSET
 
 
 def replica_name(name: str, replica: int) -> str:
@@ -545,7 +561,7 @@ def infra_up(*, database_suffix: str = "", fresh_databases: bool = False) -> Sta
     return Stack(kafka_bootstrap=kafka_bootstrap, database_urls=urls)
 
 
-def service_ready(port: int) -> bool:
+def listener_ready(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
             return response.status == 200
@@ -553,24 +569,31 @@ def service_ready(port: int) -> bool:
         return False
 
 
+def service_ready(port: int) -> bool:
+    """The instance whose partner API listens on `port` is ready on both of its listeners."""
+    return listener_ready(port) and listener_ready(admin_port(port))
+
+
+def service_command(service: str, port: int) -> list[str]:
+    """One instance of `service`: partner API on `port`, operator API on its admin port."""
+    return [
+        sys.executable,
+        "-m",
+        "shared.serve",
+        f"services.{service}.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--admin-port",
+        str(admin_port(port)),
+        "--timeout-graceful-shutdown",
+        "10",
+    ]
+
+
 def spawn_service(stack: Stack, service: str, name: str, port: int) -> None:
-    spawn(
-        name,
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            f"services.{service}.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            "10",
-        ],
-        env=stack.service_env(service),
-    )
+    spawn(name, service_command(service, port), env=stack.service_env(service))
 
 
 # Reference data each service's rules stand on, loaded from the shipped files (idempotent:
@@ -605,12 +628,13 @@ def start_services(stack: Stack) -> None:
         if pid_alive(RUN / f"{name}.pid") and service_ready(port):
             say(f"{name} already running on :{port}")
             continue
-        if port_open(port):
-            raise StackError(f"port {port} is taken by something else; cannot start {name}")
+        for taken in (port, admin_port(port)):
+            if port_open(taken):
+                raise StackError(f"port {taken} is taken by something else; cannot start {name}")
         spawn_service(stack, service, name, port)
     for _, name, port in instances:
         wait_for(lambda port=port: service_ready(port), f"{name} on :{port}", 90)
-        say(f"{name} ready on http://127.0.0.1:{port}")
+        say(f"{name} ready on http://127.0.0.1:{port} (operator API :{admin_port(port)})")
 
 
 def stop_services(name_suffix: str = "", replicas: int = 1) -> None:
@@ -631,6 +655,17 @@ def issue_partner_key(stack: Stack, partner: str) -> str:
     if result.returncode != 0:
         raise StackError(f"could not create partner key: {result.stderr}")
     return result.stdout.strip().splitlines()[-1]
+
+
+def ensure_dev_operator(credentials: Path = OPERATOR_CREDENTIALS) -> None:
+    """The dev administrator's key works on the local stack (issued once, kept hashed)."""
+    from shared.operators import CredentialsFile, Role, key_digest
+
+    store = CredentialsFile(credentials)
+    digest = key_digest(DEV_OPERATOR_KEY)
+    if not any(c.key_sha256 == digest and c.revoked_at is None for c in store.read()):
+        store.issue(DEV_OPERATOR, Role.ADMIN, key=DEV_OPERATOR_KEY)
+        say(f"issued the operator key of {DEV_OPERATOR} (admin) into {credentials}")
 
 
 # ---- commands -------------------------------------------------------------------------
@@ -701,14 +736,20 @@ def cmd_up(_: argparse.Namespace) -> None:
     if traced:
         stack.extra_env.update(zipkin_tracing_env())
     create_topics(stack.kafka_bootstrap)
+    ensure_dev_operator()
     start_services(stack)
     key_file = DATA / "dev-partner-key"
     if not key_file.exists():
         key_file.write_text(issue_partner_key(stack, DEV_PARTNER))
     api_key = key_file.read_text().strip()
     say(f"partner API key ({DEV_PARTNER}): {api_key}")
-    say(f"operator key: {os.environ.get('OPERATOR_API_KEY', DEV_OPERATOR_KEY)}")
-    say("OpenAPI: http://127.0.0.1:8001/docs   logs: .data/logs/   stop: make down")
+    say(f"operator key ({DEV_OPERATOR}, admin): {DEV_OPERATOR_KEY}")
+    say(f"partner OpenAPI: http://127.0.0.1:{SERVICES['orders']}/docs")
+    say(
+        "operator OpenAPI: "
+        + "  ".join(f"http://127.0.0.1:{admin_port(port)}/docs" for port in SERVICES.values())
+    )
+    say("metrics: http://127.0.0.1:<operator port>/metrics   logs: .data/logs/   stop: make down")
     if traced:
         say(f"trace UI (Zipkin): {wait_for_zipkin()}")
     order_id = demo_order(api_key, SERVICES["orders"])
@@ -731,7 +772,8 @@ def cmd_down(_: argparse.Namespace) -> None:
 
 def cmd_status(_: argparse.Namespace) -> None:
     for service, port in SERVICES.items():
-        say(f"{service:<12} :{port} {'ready' if service_ready(port) else 'down'}")
+        state = "ready" if service_ready(port) else "down"
+        say(f"{service:<12} :{port} operator :{admin_port(port)} {state}")
     say(f"kafka        {'up' if port_open(int(LOCAL_KAFKA_BOOTSTRAP.split(':')[1])) else 'down'}")
     say(f"postgres     {'up' if port_open(LOCAL_POSTGRES_PORT) else 'down'}")
     say(f"zipkin       :{ZIPKIN_PORT} {'up' if zipkin_ready(ZIPKIN_PORT) else 'down'}")

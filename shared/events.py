@@ -33,6 +33,11 @@ def dead_letter_topic(consumer_group: str) -> str:
     return f"{consumer_group}.dlq"
 
 
+def dead_letter_resolutions_topic(consumer_group: str) -> str:
+    """What became of each dead letter of `consumer_group` (replayed, discarded), by letter id."""
+    return f"{dead_letter_topic(consumer_group)}.resolutions"
+
+
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp must carry a timezone")

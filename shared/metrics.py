@@ -46,3 +46,14 @@ REFERENCE_COVERAGE_END = Gauge(
     "End (Unix time, end of the last day) of the loaded reference table's coverage; +Inf if open",
     ["service", "table"],
 )
+
+DEAD_LETTERS = Gauge(
+    "ehub_dead_letters",
+    "Dead letters retained in the service's dead-letter topic, by state (new, replayed, discarded)",
+    ["service", "state"],
+)
+DEAD_LETTER_OLDEST_NEW_AGE = Gauge(
+    "ehub_dead_letter_oldest_new_age_seconds",
+    "Age of the oldest dead letter nobody replayed or discarded yet (0: none); they expire at 30 d",
+    ["service"],
+)

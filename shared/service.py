@@ -1,14 +1,16 @@
-"""Bootstrap of a service: one FastAPI app owning its database, outbox relay and consumer.
+"""Bootstrap of a service: its database, outbox relay and consumer behind two FastAPI apps.
 
-Every service calls `create_service_app` with its routes, its event handlers and the
-topics it listens to; the plumbing (migrations, relay, consumer, health, metrics,
-tracing, logs, error format) is the same for all four.
+Every service calls `create_service_app` with its partner routes, its operator routes, its
+event handlers and the topics it listens to; the plumbing (migrations, relay, consumer,
+health, metrics, dead letters, tracing, logs, error format) is the same for all four.
+The partner app is what `create_service_app` returns; the operator/admin app (operator
+routes, dead letters, /metrics) is served on a second listener by `shared.serve`, so the
+partner Ingress never routes an operator path.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -30,12 +32,27 @@ from shared.db import create_engine, database_reachable, session_factory
 from shared.events import Event
 from shared.logging import configure_logging
 from shared.messaging.consumer import EventConsumer, Handler, Prefetch
-from shared.messaging.dead_letters import DeadLetter, read_dead_letters, replay
+from shared.messaging.dead_letters import (
+    WATCHED_LETTERS,
+    DeadLetter,
+    LetterState,
+    discard,
+    read_dead_letters,
+    replay,
+    watch_dead_letters,
+)
 from shared.messaging.kafka import manual_commit_consumer, reliable_producer
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.metrics import HTTP_REQUESTS
 from shared.migrations import upgrade_to_head
+from shared.operators import (
+    InvalidCredential,
+    Operator,
+    OperatorAuthenticator,
+    Role,
+    operator_authenticator,
+)
 from shared.problems import ProblemError, install_problem_handlers
 from shared.settings import ServiceSettings
 from shared.telemetry import configure_tracing, tracing_records
@@ -153,6 +170,7 @@ def create_service_app(
     description: str,
     migrations_dir: Path,
     routers: Sequence[APIRouter] = (),
+    operator_routers: Sequence[APIRouter] = (),
     subscriptions: Sequence[str] = (),
     handlers: Mapping[type[Event], Handler] | None = None,
     prefetch: Prefetch | None = None,
@@ -174,13 +192,18 @@ def create_service_app(
             settings, engine, UnitOfWorkFactory(session_factory(engine), settings)
         )
         runtime.units_of_work.on_commit_with_events = lambda: runtime.wake_relay()
-        app.state.runtime = runtime
+        app.state.runtime = admin.state.runtime = runtime
         runtime.tasks.append(asyncio.create_task(_supervise("outbox-relay", _relay_loop(runtime))))
         if subscriptions:
             consumer = _consumer_loop(runtime, subscriptions, handlers or {}, prefetch)
             runtime.tasks.append(asyncio.create_task(_supervise("consumer", consumer)))
         else:
             runtime.consumer_ready = True
+        runtime.tasks.append(
+            asyncio.create_task(
+                _supervise("dead-letter-watch", lambda: watch_dead_letters(settings))
+            )
+        )
         for job in background_jobs:
             runtime.tasks.append(
                 asyncio.create_task(_supervise(job.__name__, lambda job=job: job(runtime)))
@@ -195,16 +218,38 @@ def create_service_app(
             await engine.dispose()
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
-    # Shown in /readyz's body without failing it (e.g. reference data about to run out).
-    app.state.readiness_warnings = readiness_warnings
-    install_problem_handlers(app)
-
-    app.add_middleware(RequestLatency, service=settings.service_name)
-    app.include_router(_operations_router())
-    for router in routers:
-        app.include_router(router)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    admin = FastAPI(
+        title=f"{title} — operator API",
+        description=(
+            "Operator and admin routes of the service, on its admin listener (never behind "
+            "the partner Ingress): operator routes, dead letters, /metrics."
+        ),
+        version=version,
+    )
+    for served, served_routers in (
+        (app, [_health_router(), *routers]),
+        (admin, [_health_router(), _admin_router(), *operator_routers]),
+    ):
+        served.state.settings = settings
+        # Shown in /readyz's body without failing it (e.g. reference data about to run out).
+        served.state.readiness_warnings = readiness_warnings
+        install_problem_handlers(served)
+        served.add_middleware(RequestLatency, service=settings.service_name)
+        for router in served_routers:
+            served.include_router(router)
+        FastAPIInstrumentor.instrument_app(served, excluded_urls="healthz,readyz,metrics")
+    admin.state.operators = operator_authenticator(settings)
+    app.state.admin_app = admin
     return app
+
+
+def admin_app_of(app: FastAPI) -> FastAPI:
+    """The operator/admin app that `create_service_app` built beside the partner `app`."""
+    return app.state.admin_app
+
+
+def settings_of(app: FastAPI) -> ServiceSettings:
+    return app.state.settings
 
 
 class RequestLatency:
@@ -239,7 +284,8 @@ class RequestLatency:
             ).observe(time.perf_counter() - started)
 
 
-def _operations_router() -> APIRouter:
+def _health_router() -> APIRouter:
+    """Liveness and readiness, answered on both listeners."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="The process is alive")
@@ -260,47 +306,98 @@ def _operations_router() -> APIRouter:
             body["warnings"] = warnings
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    return router
+
+
+def _admin_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @router.get(
         "/v1/admin/dead-letters",
-        summary="Messages this service could not process, oldest first (operator key)",
+        summary="Messages this service could not process, oldest first, with their state",
         response_model=list[DeadLetterOut],
     )
     async def list_dead_letters(
         request: Request,
-        _: Annotated[str, Depends(require_operator)],
+        _: Administrator,
+        state: Annotated[
+            LetterState | None, Query(description="Only letters in this state")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[DeadLetterOut]:
-        letters = await read_dead_letters(runtime_of(request).settings, limit)
+        letters = await read_dead_letters(runtime_of(request).settings, limit, state)
         return [DeadLetterOut.of(letter) for letter in letters]
 
     @router.post(
         "/v1/admin/dead-letters/replay",
-        summary="Publish dead letters again to their original topic (operator key)",
+        summary="Publish new dead letters again to their original topic; they become replayed",
     )
     async def replay_dead_letters(
-        request: Request, body: ReplayRequest, _: Annotated[str, Depends(require_operator)]
+        request: Request, body: ReplayRequest, operator: Administrator
     ) -> dict[str, int]:
         settings = runtime_of(request).settings
-        letters = await read_dead_letters(settings, limit=10_000)
-        chosen = [letter for letter in letters if letter.id in set(body.ids)]
-        missing = set(body.ids) - {letter.id for letter in chosen}
-        if missing:
-            raise ProblemError(
-                404, "dead-letter-not-found", f"No dead letter {', '.join(sorted(missing))}"
-            )
-        return {"replayed": await replay(settings, chosen)}
+        chosen = await _new_letters(settings, body.ids)
+        return {"replayed": await replay(settings, chosen, operator.name)}
+
+    @router.post(
+        "/v1/admin/dead-letters/discard",
+        summary="Close new dead letters without replaying them (their event is obsolete)",
+    )
+    async def discard_dead_letters(
+        request: Request, body: DiscardRequest, operator: Administrator
+    ) -> dict[str, int]:
+        settings = runtime_of(request).settings
+        chosen = await _new_letters(settings, body.ids)
+        return {"discarded": await discard(settings, chosen, operator.name, body.reason)}
 
     return router
+
+
+async def _new_letters(settings: ServiceSettings, ids: list[str]) -> list[DeadLetter]:
+    """The letters `ids`, all still new: an unknown id is a 404, a resolved one a 409."""
+    wanted = set(ids)
+    letters = [
+        letter
+        for letter in await read_dead_letters(settings, limit=WATCHED_LETTERS)
+        if letter.id in wanted
+    ]
+    missing = wanted - {letter.id for letter in letters}
+    if missing:
+        raise ProblemError(
+            404, "dead-letter-not-found", f"No dead letter {', '.join(sorted(missing))}"
+        )
+    resolved = [letter for letter in letters if letter.state is not LetterState.NEW]
+    if resolved:
+        raise ProblemError(
+            409,
+            "dead-letter-resolved",
+            "Already resolved: "
+            + ", ".join(
+                f"{letter.id} ({letter.state} by {letter.resolution.by} at {letter.resolution.at})"
+                for letter in resolved
+                if letter.resolution
+            ),
+        )
+    return letters
+
+
+class ResolutionOut(BaseModel):
+    at: str
+    by: str = Field(description="The operator, as their credential names them")
+    reason: str | None
 
 
 class DeadLetterOut(BaseModel):
     id: str = Field(description="partition:offset in the dead-letter topic")
     key: str | None
+    state: LetterState
+    resolution: ResolutionOut | None = Field(description="When and by whom, once not new")
     original_topic: str
+    reason: str = Field(description="unparseable, unsupported-schema-version, handler-failed, ...")
     error_type: str
     error_message: str
     failed_at: str
@@ -309,10 +406,18 @@ class DeadLetterOut(BaseModel):
 
     @classmethod
     def of(cls, letter: DeadLetter) -> DeadLetterOut:
+        resolution = letter.resolution
         return cls(
             id=letter.id,
             key=letter.key,
+            state=letter.state,
+            resolution=(
+                ResolutionOut(at=resolution.at, by=resolution.by, reason=resolution.reason)
+                if resolution
+                else None
+            ),
             original_topic=letter.original_topic,
+            reason=letter.reason,
             error_type=letter.error_type,
             error_message=letter.error_message,
             failed_at=letter.failed_at,
@@ -321,8 +426,16 @@ class DeadLetterOut(BaseModel):
         )
 
 
+LetterIds = Annotated[list[str], Field(min_length=1, max_length=1000, examples=[["0:12", "3:7"]])]
+
+
 class ReplayRequest(BaseModel):
-    ids: list[str] = Field(min_length=1, max_length=1000, examples=[["0:12", "3:7"]])
+    ids: LetterIds
+
+
+class DiscardRequest(BaseModel):
+    ids: LetterIds
+    reason: str = Field(min_length=3, max_length=500, examples=["order cancelled meanwhile"])
 
 
 def runtime_of(request: Request) -> ServiceRuntime:
@@ -337,16 +450,36 @@ async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(unit_of_work)]
 
 
-def require_operator(request: Request) -> str:
-    """Hub operator endpoints take the operator key, never a partner key."""
-    settings = runtime_of(request).settings
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        presented.encode(), settings.operator_api_key.encode()
-    ):
-        raise ProblemError(
-            401,
-            "unauthorized",
-            "An operator key is required: Authorization: Bearer <operator key>",
-        )
-    return request.headers.get("x-operator-id", "operator")
+def require_role(*roles: Role) -> Callable[[Request], Awaitable[Operator]]:
+    """A dependency: the operator behind the request's credential, who must hold one of
+    `roles` (an administrator holds them all). Never a partner key, never a header's say-so."""
+    wanted = frozenset(roles)
+
+    async def operator_in_role(request: Request) -> Operator:
+        authenticator: OperatorAuthenticator = request.app.state.operators
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not presented:
+            raise ProblemError(
+                401,
+                "unauthorized",
+                "An operator credential is required: "
+                "Authorization: Bearer <operator key or OIDC token>",
+            )
+        try:
+            operator = await authenticator.operator(presented)
+        except InvalidCredential as refused:
+            raise ProblemError(401, "unauthorized", f"Operator credential: {refused}") from None
+        if not operator.may_act_as(wanted):
+            raise ProblemError(
+                403,
+                "forbidden",
+                f"{operator.name} ({', '.join(sorted(operator.roles)) or 'no role'}) may not "
+                f"do this; it takes {' or '.join(sorted(wanted))}",
+            )
+        return operator
+
+    operator_in_role.operator_roles = wanted  # type: ignore[attr-defined]
+    return operator_in_role
+
+
+Administrator = Annotated[Operator, Depends(require_role(Role.ADMIN))]

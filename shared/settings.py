@@ -6,6 +6,7 @@ that match what `make up` starts.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -45,6 +46,11 @@ class ServiceSettings(BaseSettings):
         default="",
         description="CA certificate(s) the brokers' certificates chain to; empty: the system's",
     )
+    http_port: int = Field(default=8000, description="Listener of the partner-facing API")
+    admin_port: int = Field(
+        default=9000,
+        description="Listener of the operator API and /metrics, not behind the partner Ingress",
+    )
     migrate_on_start: bool = True
     db_pool_size: int = Field(
         default=20, description="Kept open: opening a connection costs more than a handler"
@@ -61,6 +67,9 @@ class ServiceSettings(BaseSettings):
         default=500,
         ge=1,
         description="Events handled in one database transaction at most (1: one per event)",
+    )
+    dead_letter_watch_seconds: float = Field(
+        default=60, gt=0, description="How often the dead-letter gauges are brought up to date"
     )
     consumer_max_attempts: int = Field(
         default=3,
@@ -79,10 +88,18 @@ class ServiceSettings(BaseSettings):
         description="Share of new traces recorded; a span follows its parent's decision",
     )
     log_level: str = "INFO"
-    operator_api_key: str = Field(
-        default="dev-operator-key",
-        description="Key hub operators present to operator endpoints",
+    operator_credentials_file: Path | None = Field(
+        default=None,
+        description="Operators' hashed keys with their roles (python -m shared.operators)",
     )
+    oidc_issuer: str | None = Field(
+        default=None, description="Accept operators' OIDC tokens from this issuer (iss)"
+    )
+    oidc_audience: str = "liege-ehub-operators"
+    oidc_jwks_url: str | None = Field(default=None, description="The issuer's JWKS")
+    oidc_jwks_file: Path | None = Field(default=None, description="Or the JWKS as a file")
+    oidc_operator_claim: str = Field(default="sub", description="The claim audits record")
+    oidc_roles_claim: str = Field(default="roles", description="The claim listing roles")
 
     @property
     def consumer_group(self) -> str:

@@ -15,11 +15,12 @@ from services.customs.consignments import reference_data_used
 from services.customs.handlers import HELD, announce_cleared, record_decision
 from services.customs.tables import Decision, Declaration
 from shared.events import CustomsRejected, DutiesAndTaxes, MoneyAmount
+from shared.operators import Operator, Role
 from shared.problems import PROBLEM_RESPONSES, ProblemError
-from shared.service import UnitOfWorkDep, require_operator
+from shared.service import UnitOfWorkDep, require_role
 
 router = APIRouter(prefix="/v1", tags=["declarations"], responses=PROBLEM_RESPONSES)
-Officer = Annotated[str, Depends(require_operator)]
+Officer = Annotated[Operator, Depends(require_role(Role.CUSTOMS_OFFICER))]
 
 
 class DecisionOut(BaseModel):
@@ -145,7 +146,7 @@ async def release(
     _held(declaration)
     charges = _charges_on_release(declaration, body)
     declaration.duties_and_taxes = charges.model_dump(mode="json")
-    record_decision(uow, declaration, "CLEARED", officer, [f"released: {body.reason}"])
+    record_decision(uow, declaration, "CLEARED", officer.name, [f"released: {body.reason}"])
     await announce_cleared(uow, declaration, charges)
     await uow.commit()
     return DeclarationSummary.model_validate(declaration, from_attributes=True)
@@ -162,7 +163,7 @@ async def reject(
     declaration = await _declaration(uow, key, lock=True)
     _held(declaration)
     reasons = [f"rejected by officer: {body.reason}"]
-    record_decision(uow, declaration, "REJECTED", officer, reasons)
+    record_decision(uow, declaration, "REJECTED", officer.name, reasons)
     await uow.emit(
         CustomsRejected(
             order_id=declaration.order_id, declaration_id=declaration.id, reasons=reasons

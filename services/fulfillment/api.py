@@ -19,13 +19,14 @@ from services.fulfillment.hub import record_scan
 from services.fulfillment.repository import ShipmentRepository
 from services.fulfillment.tables import Parcel, ShipmentRecord
 from shared.events import utcnow
+from shared.operators import Operator, Role
 from shared.problems import PROBLEM_RESPONSES, ProblemError
-from shared.service import UnitOfWorkDep, require_operator
+from shared.service import UnitOfWorkDep, require_role
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["shipments"], responses=PROBLEM_RESPONSES)
-Operator = Annotated[str, Depends(require_operator)]
+HubOperator = Annotated[Operator, Depends(require_role(Role.HUB_OPERATOR))]
 
 
 def _code_as_scanned(value: Any) -> Any:
@@ -109,7 +110,7 @@ class ShipmentDetail(ShipmentSummary):
     ),
 )
 async def post_scan(
-    shipment_id: uuid.UUID, body: ScanRequest, operator: Operator, uow: UnitOfWorkDep
+    shipment_id: uuid.UUID, body: ScanRequest, operator: HubOperator, uow: UnitOfWorkDep
 ) -> ShipmentDetail:
     now = utcnow()
     if body.at is not None and body.at > now:
@@ -131,7 +132,7 @@ async def post_scan(
             body.at or now,
             reason=body.reason,
             location=body.location,
-            recorded_by=operator,
+            recorded_by=operator.name,
         )
     except ScanOutOfOrder as refusal:
         raise ProblemError(409, "scan-out-of-order", str(refusal)) from None
@@ -143,7 +144,7 @@ async def post_scan(
     await uow.commit()
     log.info(
         "scan recorded",
-        extra={"shipment_id": str(shipment_id), "scan": body.code, "operator": operator},
+        extra={"shipment_id": str(shipment_id), "scan": body.code, "operator": operator.name},
     )
     return await _detail(uow, record)
 
@@ -153,7 +154,9 @@ async def post_scan(
     response_model=ShipmentDetail,
     summary="One shipment with its air waybills, leg, ULD and whole tracking history",
 )
-async def get_shipment(shipment_id: uuid.UUID, _: Operator, uow: UnitOfWorkDep) -> ShipmentDetail:
+async def get_shipment(
+    shipment_id: uuid.UUID, _: HubOperator, uow: UnitOfWorkDep
+) -> ShipmentDetail:
     record = await uow.session.get(ShipmentRecord, shipment_id)
     if record is None:
         raise ProblemError(404, "shipment-not-found", f"No shipment {shipment_id}")
@@ -166,7 +169,7 @@ async def get_shipment(shipment_id: uuid.UUID, _: Operator, uow: UnitOfWorkDep) 
     summary="Shipments, newest first, by order or status",
 )
 async def list_shipments(
-    _: Operator,
+    _: HubOperator,
     uow: UnitOfWorkDep,
     order_id: uuid.UUID | None = None,
     status: TrackingStatus | None = None,

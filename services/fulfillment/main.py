@@ -1,4 +1,4 @@
-"""The fulfilment service app: `uvicorn services.fulfillment.main:app`."""
+"""The fulfilment service app: `python -m shared.serve services.fulfillment.main:app`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ app = create_service_app(
         "ULDs and tracks them; hub operators record scans here (operator key required)."
     ),
     migrations_dir=Path(__file__).parent / "migrations",
-    routers=[router],
+    operator_routers=[router],
     subscriptions=SUBSCRIPTIONS,
     handlers=HANDLERS,
     prefetch=prefetch,

@@ -1,4 +1,4 @@
-"""The orders service app: `uvicorn services.orders.main:app`."""
+"""The orders service app: `python -m shared.serve services.orders.main:app`."""
 
 from __future__ import annotations
 

@@ -15,11 +15,12 @@ from services.payments.domain.errors import PaymentsDomainError
 from services.payments.repository import WITH_OPERATIONS
 from services.payments.service import PaymentDeclinedByGateway, Payments
 from services.payments.tables import PaymentRecord
+from shared.operators import Operator, Role
 from shared.problems import PROBLEM_RESPONSES, ProblemError
-from shared.service import UnitOfWorkDep, require_operator
+from shared.service import UnitOfWorkDep, require_role
 
 router = APIRouter(prefix="/v1", tags=["payments"], responses=PROBLEM_RESPONSES)
-Operator = Annotated[str, Depends(require_operator)]
+Finance = Annotated[Operator, Depends(require_role(Role.FINANCE))]
 
 
 class OperationOut(BaseModel):
@@ -65,7 +66,7 @@ async def _record(uow: UnitOfWorkDep, payment_id: uuid.UUID) -> PaymentRecord:
 
 @router.get("/payments", response_model=list[PaymentOut], summary="Payments of an order")
 async def find_payments(
-    _: Operator, uow: UnitOfWorkDep, order_id: Annotated[uuid.UUID, Query()]
+    _: Finance, uow: UnitOfWorkDep, order_id: Annotated[uuid.UUID, Query()]
 ) -> list[PaymentOut]:
     records = await uow.session.scalars(
         select(PaymentRecord).where(PaymentRecord.order_id == order_id).options(WITH_OPERATIONS)
@@ -74,7 +75,7 @@ async def find_payments(
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut, summary="A payment and its log")
-async def get_payment(payment_id: uuid.UUID, _: Operator, uow: UnitOfWorkDep) -> PaymentOut:
+async def get_payment(payment_id: uuid.UUID, _: Finance, uow: UnitOfWorkDep) -> PaymentOut:
     return _out(await _record(uow, payment_id))
 
 
@@ -86,7 +87,7 @@ async def get_payment(payment_id: uuid.UUID, _: Operator, uow: UnitOfWorkDep) ->
     description="Never more than captured minus earlier refunds, also under concurrent requests.",
 )
 async def refund(
-    payment_id: uuid.UUID, body: RefundRequest, request: Request, _: Operator, uow: UnitOfWorkDep
+    payment_id: uuid.UUID, body: RefundRequest, request: Request, _: Finance, uow: UnitOfWorkDep
 ) -> PaymentOut:
     payments: Payments = request.app.state.payments
     try:

@@ -1,4 +1,4 @@
-"""The payments service app: `uvicorn services.payments.main:app`."""
+"""The payments service app: `python -m shared.serve services.payments.main:app`."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ app = create_service_app(
         "(the built-in sandbox processor by default). Operator key required."
     ),
     migrations_dir=Path(__file__).parent / "migrations",
-    routers=[router],
+    operator_routers=[router],
     subscriptions=SUBSCRIPTIONS,
     handlers=build_handlers(payments),
     prefetch=build_prefetch(payments),

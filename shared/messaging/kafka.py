@@ -6,14 +6,21 @@ import contextlib
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
-from shared.events import Topics, dead_letter_topic
+from shared.events import Topics, dead_letter_resolutions_topic, dead_letter_topic
 from shared.settings import ServiceSettings
 
 SERVICES = ("orders", "payments", "customs", "fulfillment")
 DEFAULT_PARTITIONS = 6
+# A dead letter waits for an operator: kept 30 days, not the broker's 7, and alerted on long
+# before it expires (deploy/observability/alerts/dead-letters.yaml). Its resolution (replayed,
+# discarded) is kept as long, compacted to the latest per letter.
+DEAD_LETTER_RETENTION_MS = 30 * 24 * 3600 * 1000
+DEAD_LETTER_CONFIG = {"retention.ms": str(DEAD_LETTER_RETENTION_MS)}
+RESOLUTIONS_CONFIG = DEAD_LETTER_CONFIG | {"cleanup.policy": "compact,delete"}
 
 
 def client_id(settings: ServiceSettings, role: str) -> str:
@@ -69,25 +76,46 @@ def manual_commit_consumer(settings: ServiceSettings, topics: list[str]) -> AIOK
 
 
 def all_topics(prefix: str = "") -> list[str]:
-    event_topics = [f"{prefix}{topic}" for topic in Topics.ALL]
-    dead_letters = [dead_letter_topic(f"{prefix}{service}") for service in SERVICES]
-    return event_topics + dead_letters
+    return list(_topic_configs(prefix))
+
+
+def _topic_configs(prefix: str) -> dict[str, dict[str, str]]:
+    """Every topic of the hub with the configuration it must have beyond the broker's."""
+    configs: dict[str, dict[str, str]] = {f"{prefix}{topic}": {} for topic in Topics.ALL}
+    for service in SERVICES:
+        configs[dead_letter_topic(f"{prefix}{service}")] = DEAD_LETTER_CONFIG
+        configs[dead_letter_resolutions_topic(f"{prefix}{service}")] = RESOLUTIONS_CONFIG
+    return configs
 
 
 async def ensure_topics(
     bootstrap_servers: str, prefix: str = "", partitions: int = DEFAULT_PARTITIONS
 ) -> list[str]:
-    """Create the event and dead-letter topics explicitly; existing ones are left alone."""
+    """Create the event and dead-letter topics explicitly, returning those created; set the
+    dead-letter topics' retention on existing ones too (a stack created before it had 7 days)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="ehub-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [name for name in all_topics(prefix) if name not in existing]
+        configs = _topic_configs(prefix)
+        wanted = [name for name in configs if name not in existing]
         for name in wanted:
+            topic = NewTopic(
+                name=name,
+                # A letter's resolution is looked up by its id: one partition keeps them all.
+                num_partitions=1 if configs[name] is RESOLUTIONS_CONFIG else partitions,
+                replication_factor=1,
+                topic_configs=configs[name],
+            )
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [NewTopic(name=name, num_partitions=partitions, replication_factor=1)]
-                )
+                await admin.create_topics([topic])
+        configured = [
+            ConfigResource(ConfigResourceType.TOPIC, name, configs=config)
+            for name, config in configs.items()
+            if config and name in existing
+        ]
+        if configured:
+            await admin.alter_configs(configured)
         return wanted
     finally:
         await admin.close()

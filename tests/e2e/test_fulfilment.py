@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,7 +36,7 @@ POWER_BANK = {
 
 @pytest.fixture
 def hub(operator) -> Iterator[httpx.Client]:
-    with operator("fulfillment") as client:
+    with operator("fulfillment", "agent.dubois") as client:
         yield client
 
 
@@ -103,7 +102,7 @@ def test_operator_scans_take_a_shipment_to_delivered(partner, hub):
     ]
     assert delivered["history"][-4]["location"] == "Liège"
     assert delivered["history"][-3]["location"] == "BRU"
-    assert delivered["history"][-1]["recorded_by"] == "operator"
+    assert delivered["history"][-1]["recorded_by"] == "agent.dubois"
     expected = ["CONSOLIDATED", "DEPARTED", "ARRIVED", "OUT_FOR_DELIVERY", "DELIVERED"]
     eventually(lambda: tracked_statuses(partner, order_id) == expected, "the timeline's tracking")
     tracked = [e for e in timeline(partner, order_id) if e["event_type"] == "ShipmentTracked"]
@@ -167,13 +166,13 @@ def test_a_discrepancy_is_final(partner, hub):
 
 def test_scans_take_the_operator_key(partner, stack, hub):
     shipment_id = shipment_of(hub, shipped_order(partner))["id"]
-    url = f"http://127.0.0.1:{stack.port('fulfillment')}/v1/shipments/{shipment_id}/scans"
+    url = f"http://127.0.0.1:{stack.admin_port('fulfillment')}/v1/shipments/{shipment_id}/scans"
     partner_key = partner.headers["authorization"]
     for headers in ({}, {"Authorization": partner_key}, {"Authorization": "Bearer wrong"}):
         response = httpx.post(url, json={"code": "DEP"}, headers=headers)
         assert response.status_code == 401, response.text
         assert response.headers["content-type"].startswith(PROBLEM_JSON)
-    reads = httpx.get(f"http://127.0.0.1:{stack.port('fulfillment')}/v1/shipments")
+    reads = httpx.get(f"http://127.0.0.1:{stack.admin_port('fulfillment')}/v1/shipments")
     assert reads.status_code == 401
     assert hub.get(f"/v1/shipments/{shipment_id}").json()["status"] == "CONSOLIDATED"
 
@@ -249,17 +248,7 @@ def clock_replica(stack, tmp_path: Path) -> Iterator[httpx.Client]:
     env = stack.service_env("fulfillment") | {"HUB_CLOCK_FACTOR": CLOCK_REPLICA_FACTOR}
     log = (tmp_path / "fulfillment-clock.log").open("w")
     replica = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "services.fulfillment.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(CLOCK_REPLICA_PORT),
-            "--no-access-log",
-        ],
+        devstack.service_command("fulfillment", CLOCK_REPLICA_PORT),
         env=env,
         cwd=devstack.ROOT,
         stdout=log,
@@ -268,7 +257,7 @@ def clock_replica(stack, tmp_path: Path) -> Iterator[httpx.Client]:
     try:
         eventually(lambda: devstack.service_ready(CLOCK_REPLICA_PORT), "the replica", 60)
         with httpx.Client(
-            base_url=f"http://127.0.0.1:{CLOCK_REPLICA_PORT}",
+            base_url=f"http://127.0.0.1:{devstack.admin_port(CLOCK_REPLICA_PORT)}",
             headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
             timeout=10,
         ) as client:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from tests.e2e.conftest import AUTHORIZATION_WINDOW_SECONDS, OPERATOR_KEY
+from tests.e2e.conftest import AUTHORIZATION_WINDOW_SECONDS, OPERATOR_KEYS
 from tests.e2e.orders import (
     order_body,
     place,
@@ -59,7 +59,7 @@ def held_order(partner) -> str:
 
 
 def payment_of(operator, order_id: str) -> dict:
-    with operator("payments") as payments:
+    with operator("payments", "finance.maes") as payments:
         [payment] = payments.get("/v1/payments", params={"order_id": order_id}).json()
     return payment
 
@@ -69,7 +69,7 @@ def payment_of(operator, order_id: str) -> dict:
 
 async def test_held_order_released_by_an_officer_is_shipped(partner, operator, databases):
     order_id = held_order(partner)
-    with operator("customs") as customs:
+    with operator("customs", "officer.janssens") as customs:
         held = customs.get("/v1/declarations", params={"status": "HELD"}).json()["items"]
         [declaration] = [d for d in held if d["order_id"] == order_id]
         detail = customs.get(f"/v1/declarations/{order_id}").json()
@@ -78,7 +78,6 @@ async def test_held_order_released_by_an_officer_is_shipped(partner, operator, d
         released = customs.post(
             f"/v1/declarations/{declaration['id']}/release",
             json={"reason": "different person: date of birth checked"},
-            headers={"X-Operator-Id": "officer.janssens"},
         )
 
         assert released.status_code == 200, released.text
@@ -93,11 +92,10 @@ async def test_held_order_rejected_by_an_officer_voids_the_authorization(
     partner, operator, databases
 ):
     order_id = held_order(partner)
-    with operator("customs") as customs:
+    with operator("customs", "officer.peeters") as customs:
         rejected = customs.post(
             f"/v1/declarations/{order_id}/reject",
             json={"reason": "confirmed match on the sanctions list"},
-            headers={"X-Operator-Id": "officer.peeters"},
         )
         assert rejected.status_code == 200, rejected.text
         again = customs.post(f"/v1/declarations/{order_id}/release", json={"reason": "oops"})
@@ -120,7 +118,7 @@ async def test_officer_decisions_cannot_be_edited(partner, operator, databases):
 
 def test_officer_endpoints_refuse_a_partner_key(stack, partner):
     response = httpx.get(
-        f"http://127.0.0.1:{stack.port('customs')}/v1/declarations",
+        f"http://127.0.0.1:{stack.admin_port('customs')}/v1/declarations",
         headers={"Authorization": partner.headers["Authorization"]},
     )
     assert response.status_code == 401
@@ -193,8 +191,8 @@ async def test_refunds_never_exceed_the_capture_even_when_concurrent(partner, op
     share = (captured * Decimal("0.4")).quantize(Decimal("0.01"))
 
     async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{stack.port('payments')}",
-        headers={"Authorization": f"Bearer {OPERATOR_KEY}"},
+        base_url=f"http://127.0.0.1:{stack.admin_port('payments')}",
+        headers={"Authorization": f"Bearer {OPERATOR_KEYS['finance.maes']}"},
         timeout=20,
     ) as payments:
         answers = await asyncio.gather(

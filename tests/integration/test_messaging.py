@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from shared.events import Envelope, Event, PaymentAuthorized, Topics, dead_letter_topic
 from shared.messaging.consumer import DEAD_LETTERED, DUPLICATE, HANDLED, EventConsumer
-from shared.messaging.dead_letters import read_dead_letters, replay
+from shared.messaging.dead_letters import LetterState, read_dead_letters, replay
 from shared.messaging.tables import inbox, outbox
 from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.settings import ServiceSettings
@@ -236,7 +236,12 @@ async def test_dead_letter_can_be_inspected_and_replayed_once_the_cause_is_fixed
     assert letters[0].error_type == "LookupError"
     assert "tariff table not loaded" in letters[0].error_message
 
-    assert await replay(settings, letters) == 1
+    assert await replay(settings, letters, by="officer.test") == 1
+    [replayed] = [
+        letter for letter in await read_dead_letters(settings) if letter.key == str(order_id)
+    ]
+    assert replayed.state is LetterState.REPLAYED
+    assert replayed.resolution is not None and replayed.resolution.by == "officer.test"
     records = await read_topic(settings, topic, order_id, expected=2)
     fixed = EventConsumer(None, producer, units_of_work, {PaymentAuthorized: record_effect})
 
