@@ -43,6 +43,7 @@ def consignment_from(
         buyer=Buyer(
             name=order.buyer.name,
             country=order.buyer.address.country,
+            postal_code=order.buyer.address.postal_code,
             identity=(
                 IdentityDocument(IdentityDocumentType(identity.document_type), identity.number)
                 if identity

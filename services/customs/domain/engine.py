@@ -57,7 +57,18 @@ def assess(
         raise ValueError("carrier_collection_fee must be a non-negative EUR amount")
 
     findings = Findings()
-    lane = determine_lane(consignment, findings)
+    territories = findings.use(
+        tables.vat_territories,
+        consignment.tax_point.astimezone(UTC).date(),
+        "LANE-TERRITORIES-MISSING",
+        sources.VAT_TERRITORIES,
+    )
+    territory = (
+        None
+        if territories is None
+        else territories.place(consignment.buyer.country, consignment.buyer.postal_code)
+    )
+    lane = determine_lane(consignment, findings, territory)
     findings.fire(
         "TAX-POINT",
         f"declaration accepted {consignment.tax_point.isoformat()} (order placed "
@@ -87,6 +98,7 @@ def assess(
             findings,
             fx=fx,
             tables=tables,
+            territory=territory,
             collection_fee=carrier_collection_fee,
             restricted_goods=restricted,
         )

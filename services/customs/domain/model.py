@@ -95,6 +95,8 @@ class Buyer:
     name: str
     country: str
     identity: IdentityDocument | None = None
+    # Decides special VAT territories (Canary Islands 35/38…, Åland 22…, Büsingen 78266…).
+    postal_code: str | None = None
 
     def __post_init__(self) -> None:
         _require(bool(self.name.strip()), "buyer name is required")

@@ -19,11 +19,13 @@ from services.customs.domain.tables.eu_tariff import Tariff
 from services.customs.domain.tables.low_value import LowValueRules
 from services.customs.domain.tables.restricted_goods import RestrictedGoodsList
 from services.customs.domain.tables.vat_rates import VatTable
+from services.customs.domain.tables.vat_territories import VatTerritories
 
 T = TypeVar("T")
 
 TARIFF = "tariff"
 VAT_RATES = "vat-rates"
+VAT_TERRITORIES = "vat-territories"
 LOW_VALUE = "low-value"
 CBEC_LIMITS = "cbec-limits"
 CBEC_POSITIVE_LIST = "cbec-positive-list"
@@ -85,6 +87,7 @@ class Versioned(Generic[T]):
 class ReferenceTables:
     tariff: Versioned[Tariff]
     vat_rates: Versioned[VatTable]
+    vat_territories: Versioned[VatTerritories]
     low_value: Versioned[LowValueRules]
     cbec_limits: Versioned[CbecLimits]
     positive_list: Versioned[PositiveList]
@@ -96,6 +99,7 @@ class ReferenceTables:
         return (
             self.tariff,
             self.vat_rates,
+            self.vat_territories,
             self.low_value,
             self.cbec_limits,
             self.positive_list,

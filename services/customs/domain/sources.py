@@ -60,6 +60,10 @@ SPECIAL_ARRANGEMENTS = (
     "Directive 2006/112/EC Arts 369y-369zb: special arrangements, import VAT collected from "
     "the recipient at the standard rate of the member state of import"
 )
+VAT_TERRITORIES = (
+    "Directive 2006/112/EC Arts 6-7 (territories excluded from the VAT area; Monaco treated "
+    "as France) and Reg. (EU) No 952/2013 Art 4 (customs territory), by postal code"
+)
 IMPORT_VAT_BASE = (
     "Directive 2006/112/EC Arts 85-86: taxable amount on importation is the customs value "
     "plus duties"

@@ -27,6 +27,7 @@ from services.customs.domain.tables.eu_tariff import Tariff
 from services.customs.domain.tables.low_value import LowValueRules
 from services.customs.domain.tables.restricted_goods import RestrictedGoodsList
 from services.customs.domain.tables.vat_rates import VatTable
+from services.customs.domain.tables.vat_territories import VatTerritories
 from shared.reference_files import ReferenceFileError
 
 DATA = Path(__file__).parent / "data"
@@ -169,6 +170,21 @@ TABLES: dict[str, TableSpec] = {
             },
             VatTable.from_rows,
             "vat-rates.csv",
+        ),
+        TableSpec(
+            reference.VAT_TERRITORIES,
+            {
+                "country": pattern_cell(r"[A-Z]{2}", "an ISO 3166-1 code"),
+                "postal_prefix": pattern_cell(r"[0-9A-Z]{0,10}", "a postal code prefix"),
+                "territory": _text,
+                "treatment": _one_of("outside-vat-area", "outside-customs-territory", "vat-as"),
+                "vat_country": _optional_text,
+                "source": _text,
+                "valid_from": date_cell,
+                "valid_to": _optional_date,
+            },
+            VatTerritories.from_rows,
+            "vat-territories.csv",
         ),
         TableSpec(
             reference.LOW_VALUE,
@@ -324,6 +340,7 @@ def build_tables(loads: Sequence[tuple[TableVersion, list[Row]]]) -> ReferenceTa
     return ReferenceTables(
         tariff=versioned(reference.TARIFF),
         vat_rates=versioned(reference.VAT_RATES),
+        vat_territories=versioned(reference.VAT_TERRITORIES),
         low_value=versioned(reference.LOW_VALUE),
         cbec_limits=versioned(reference.CBEC_LIMITS),
         positive_list=versioned(reference.CBEC_POSITIVE_LIST),

@@ -84,13 +84,14 @@ def eu_parcel(
     buyer_name: str = "Jan Peeters",
     seller_name: str = "Shenzhen Bright Trading Co.",
     accepted_at: datetime | None = None,
+    postal_code: str | None = None,
 ) -> Consignment:
     """Default: two T-shirts and leather shoes, EUR 120 of goods + EUR 10 transport, insurance."""
     return Consignment(
         order_id=ORDER_ID,
         ordered_at=ordered_at or on(day),
         currency=currency,
-        buyer=Buyer(buyer_name, country),
+        buyer=Buyer(buyer_name, country, postal_code=postal_code),
         seller=Seller(seller_name, seller_country, ioss),
         payer_name=buyer_name,
         items=items or (item("610910", "40.00", 2), item("640399", "40.00", 1, "Leather shoes")),

@@ -417,3 +417,37 @@ def test_the_tax_point_is_the_acceptance_of_the_declaration_not_the_order_date()
         )
     )
     assert same_day.charges is not None and same_day.charges.duty.amount == Decimal("0.00")
+
+
+@pytest.mark.parametrize(
+    ("country", "postal_code", "outcome", "rule", "vat"),
+    [
+        # Directive 2006/112/EC Art 6(1)(b): the Canary Islands are outside the VAT area.
+        ("ES", "35001", Outcome.HELD, "EU-VAT-TERRITORY", None),
+        ("ES", "38 001", Outcome.HELD, "EU-VAT-TERRITORY", None),
+        # Art 6(2)(d), UCC Art 4: Ceuta is outside the customs territory too.
+        ("ES", "51001", Outcome.REJECTED, "LANE-TERRITORY", None),
+        ("DE", "78266", Outcome.REJECTED, "LANE-TERRITORY", None),  # Büsingen
+        ("DE", "27498", Outcome.REJECTED, "LANE-TERRITORY", None),  # Heligoland
+        ("IT", "23041", Outcome.REJECTED, "LANE-TERRITORY", None),  # Livigno
+        ("FI", "22100", Outcome.HELD, "EU-VAT-TERRITORY", None),  # Åland, Art 6(1)(d)
+        ("FR", "97400", Outcome.HELD, "EU-VAT-TERRITORY", None),  # Réunion, Art 6(1)(c)
+        ("GR", "63086", Outcome.HELD, "EU-VAT-TERRITORY", None),  # Mount Athos, Art 6(1)(a)
+        # Art 7(1): Monaco is treated as France: French VAT, 20 % x 130 = 26.00.
+        ("MC", "98000", Outcome.CLEARED, "LANE-TERRITORY", "26.00"),
+        ("ES", "28001", Outcome.CLEARED, "EU-VAT-IMPORT", "27.30"),  # Madrid: 21 %
+        ("FR", "75001", Outcome.CLEARED, "EU-VAT-IMPORT", "26.00"),
+    ],
+)
+def test_vat_territories_are_decided_by_postal_code(
+    country: str, postal_code: str, outcome: Outcome, rule: str, vat: str | None
+) -> None:
+    """Issue 8 defect 8: places outside the EU VAT area are not their member state."""
+    parcel = eu_parcel(country=country, postal_code=postal_code)
+    assessment = run(Case(country, rule, sources.VAT_TERRITORIES, parcel, outcome))
+    assert assessment.outcome is outcome, assessment.reasons
+    assert rule in rule_ids(assessment)
+    if vat is None:
+        assert assessment.charges is None
+    else:
+        assert assessment.charges is not None and assessment.charges.vat.amount == Decimal(vat)

@@ -156,6 +156,7 @@ def test_the_declaration_records_the_table_versions_and_the_rate_it_used() -> No
     # Under EUR 150 with the relief, no tariff line is looked up, so no tariff version is used.
     assert {table["table"] for table in used["tables"]} == {
         "vat-rates",
+        "vat-territories",
         "low-value",
         "denied-parties",
         "restricted-goods",

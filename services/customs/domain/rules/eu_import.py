@@ -35,6 +35,7 @@ from services.customs.domain.rules.valuation import apportion
 from services.customs.domain.tables.exchange_rates import ExchangeRates
 from services.customs.domain.tables.low_value import LowValueRules
 from services.customs.domain.tables.vat_rates import VatTable
+from services.customs.domain.tables.vat_territories import Territory, Treatment
 from shared.money import Money, round_money
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -235,16 +236,15 @@ def _duty(
 
 
 def _vat(
-    consignment: Consignment,
     values: _Values,
     duty: Money | None,
     uses_ioss: bool,
     has_excise: bool,
     day: date,
+    destination: str,
     vat_table: VatTable | None,
     findings: Findings,
 ) -> Money | None:
-    destination = consignment.buyer.country
     if uses_ioss:
         return Money.zero("EUR").rounded()
     if vat_table is None:
@@ -358,8 +358,24 @@ def assess_eu_import(
     tables: ReferenceTables,
     collection_fee: Money,
     restricted_goods: bool,
+    territory: Territory | None = None,
 ) -> LaneResult:
     day = declaration_day(consignment)
+    outside_vat_area = territory is not None and territory.treatment is Treatment.OUTSIDE_VAT_AREA
+    if outside_vat_area:
+        findings.hold(
+            "EU-VAT-TERRITORY",
+            f"the buyer's postal code {consignment.buyer.postal_code} is in {territory.name}, "
+            f"inside the EU customs territory but outside the EU VAT area ({territory.source}): "
+            "no EU import VAT and no IOSS; the territory's own import taxes apply: held for a "
+            "declaration to the territory",
+            sources.VAT_TERRITORIES,
+        )
+    vat_country = (
+        territory.vat_country
+        if territory is not None and territory.treatment is Treatment.VAT_AS
+        else consignment.buyer.country
+    )
     low_value = findings.use(
         tables.low_value, day, "EU-LOW-VALUE-MISSING", sources.LOW_VALUE_RELIEF
     )
@@ -384,7 +400,9 @@ def assess_eu_import(
             sources.EXCISE_GOODS,
         )
     has_excise = bool(excise)
-    uses_ioss = _uses_ioss(consignment, values.low_value, has_excise, findings)
+    uses_ioss = not outside_vat_area and _uses_ioss(
+        consignment, values.low_value, has_excise, findings
+    )
     flat_duty = (
         uses_ioss
         and low_value.relief_applies_on(day)
@@ -394,7 +412,11 @@ def assess_eu_import(
     duty, tariff_duty_in_low_value = _duty(
         consignment, values, flat_duty, day, low_value, tables, findings
     )
-    vat = _vat(consignment, values, duty, uses_ioss, has_excise, day, vat_table, findings)
+    vat = (
+        None
+        if outside_vat_area
+        else _vat(values, duty, uses_ioss, has_excise, day, vat_country, vat_table, findings)
+    )
     declaration_type = _declaration_type(
         values, has_excise, restricted_goods, tariff_duty_in_low_value, day, low_value, findings
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from services.customs.domain import sources
 from services.customs.domain.model import Consignment, Lane
 from services.customs.domain.rules.findings import Findings
+from services.customs.domain.tables.vat_territories import Territory, Treatment
 
 MAINLAND_CHINA = "CN"
 # ISO 3166-1 codes of the 27 member states (Greece is GR; its VAT prefix is EL).
@@ -49,9 +50,28 @@ EU_MEMBER_STATES = frozenset(
 )
 
 
-def determine_lane(consignment: Consignment, findings: Findings) -> Lane:
+def determine_lane(
+    consignment: Consignment, findings: Findings, territory: Territory | None = None
+) -> Lane:
+    """`territory`: the special VAT territory of the buyer's address, if any."""
     seller, buyer = consignment.seller.country, consignment.buyer.country
     seller_in_eu, buyer_in_eu = seller in EU_MEMBER_STATES, buyer in EU_MEMBER_STATES
+    if territory is not None and territory.treatment is Treatment.VAT_AS:
+        buyer_in_eu = territory.vat_country in EU_MEMBER_STATES
+        findings.fire(
+            "LANE-TERRITORY",
+            f"{territory.name} is treated as {territory.vat_country} ({territory.source})",
+            territory.source,
+        )
+    if territory is not None and territory.treatment is Treatment.OUTSIDE_CUSTOMS_TERRITORY:
+        findings.reject(
+            "LANE-TERRITORY",
+            f"the buyer's postal code {consignment.buyer.postal_code} is in {territory.name}, "
+            f"outside the EU customs territory and VAT area ({territory.source}): not an EU "
+            "import the hub clears",
+            territory.source,
+        )
+        return Lane.UNSUPPORTED
     if not seller_in_eu and buyer_in_eu:
         findings.fire(
             "LANE-EU-IMPORT",
