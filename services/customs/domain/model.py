@@ -187,6 +187,11 @@ class Consignment:
     # thresholds and tariff apply. The service sets it to the time it lodges the declaration;
     # left out, the order time stands in (as in the worked examples).
     accepted_at: datetime | None = None
+    # The member state where the goods are declared for free circulation: the hub lodges at
+    # Liège (BE). With `transit_to_destination` the goods travel on under transit (T1) and
+    # are declared, and import VAT is due, in the buyer's member state instead.
+    declared_in: str = "BE"
+    transit_to_destination: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "items", tuple(self.items))

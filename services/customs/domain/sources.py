@@ -58,11 +58,16 @@ IOSS = (
 )
 SPECIAL_ARRANGEMENTS = (
     "Directive 2006/112/EC Arts 369y-369zb: special arrangements, import VAT collected from "
-    "the recipient at the standard rate of the member state of import"
+    "the recipient at the standard rate of the member state of importation"
 )
 VAT_TERRITORIES = (
     "Directive 2006/112/EC Arts 6-7 (territories excluded from the VAT area; Monaco treated "
     "as France) and Reg. (EU) No 952/2013 Art 4 (customs territory), by postal code"
+)
+PLACE_OF_IMPORT = (
+    "Directive 2006/112/EC Arts 60-61 (place of importation: the member state where the goods "
+    "are when they enter the EU, or where they leave a transit procedure) and Art 369y (special "
+    "arrangements: VAT of the member state of importation)"
 )
 IMPORT_VAT_BASE = (
     "Directive 2006/112/EC Arts 85-86: taxable amount on importation is the customs value "

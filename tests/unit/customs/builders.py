@@ -85,6 +85,7 @@ def eu_parcel(
     seller_name: str = "Shenzhen Bright Trading Co.",
     accepted_at: datetime | None = None,
     postal_code: str | None = None,
+    transit: bool = False,
 ) -> Consignment:
     """Default: two T-shirts and leather shoes, EUR 120 of goods + EUR 10 transport, insurance."""
     return Consignment(
@@ -98,6 +99,7 @@ def eu_parcel(
         shipping_cost=Decimal(shipping),
         insurance_cost=Decimal(insurance),
         accepted_at=accepted_at,
+        transit_to_destination=transit,
     )
 
 

@@ -83,20 +83,20 @@ CASES = [
         False,
     ),
     Case(
-        "no IOSS, German buyer: 19 % of 130.00 = 24.70",
+        "no IOSS, German buyer, under transit to Germany: 19 % of 130.00 = 24.70",
         "EU-VAT-IMPORT",
         sources.IMPORT_VAT_BASE,
-        eu_parcel(country="DE"),
+        eu_parcel(country="DE", transit=True),
         Outcome.CLEARED,
         ("0.00", "24.70", "0.00", "0.00"),
         H7,
         False,
     ),
     Case(
-        "no IOSS, Hungarian buyer: 27 % of 130.00 = 35.10",
+        "no IOSS, Hungarian buyer, under transit to Hungary: 27 % of 130.00 = 35.10",
         "EU-VAT-IMPORT",
         sources.IMPORT_VAT_BASE,
-        eu_parcel(country="HU"),
+        eu_parcel(country="HU", transit=True),
         Outcome.CLEARED,
         ("0.00", "35.10", "0.00", "0.00"),
         H7,
@@ -131,6 +131,7 @@ CASES = [
         eu_parcel(
             item("61091000", "20.00", 10),
             country="FR",
+            transit=True,
             day=MARCH,
             shipping="15.00",
             insurance="5.00",
@@ -167,6 +168,7 @@ CASES = [
         eu_parcel(
             item("620140", "140.00", 1, "Men's anorak"),
             country="ES",
+            transit=True,
             shipping="15.00",
             insurance="0.00",
         ),
@@ -182,6 +184,7 @@ CASES = [
         eu_parcel(
             item("610910", "80.00", 2),
             country="DE",
+            transit=True,
             day=MARCH,
             ioss=IOSS,
             shipping="10.00",
@@ -234,6 +237,7 @@ CASES = [
         eu_parcel(
             item("330300", "60.00", 1, "Eau de parfum 50 ml"),
             country="FR",
+            transit=True,
             shipping="10.00",
             insurance="0.00",
         ),
@@ -246,7 +250,9 @@ CASES = [
         "perfume with IOSS before July 2026: VAT paid at checkout, still no relief, H1",
         "EU-DUTY-RELIEF-EXCLUDED",
         sources.LOW_VALUE_RELIEF,
-        eu_parcel(item("330300", "60.00", 1, "Eau de parfum 50 ml"), country="FR", ioss=IOSS),
+        eu_parcel(
+            item("330300", "60.00", 1, "Eau de parfum 50 ml"), country="FR", transit=True, ioss=IOSS
+        ),
         Outcome.CLEARED,
         ("0.00", "0.00", "0.00", "0.00"),
         H1,
@@ -259,6 +265,7 @@ CASES = [
         eu_parcel(
             item("330300", "60.00", 1, "Eau de parfum 50 ml"),
             country="FR",
+            transit=True,
             ioss=IOSS,
             day=date(2026, 7, 1),
         ),
@@ -291,6 +298,7 @@ CASES = [
         eu_parcel(
             item("610910", "116.00"),
             country="NL",
+            transit=True,
             currency="USD",
             day=date(2026, 7, 10),
             shipping="11.60",
@@ -314,7 +322,7 @@ CASES = [
         "Finland on 2024-08-31: 24 % of 130.00 = 31.20",
         "EU-VAT-IMPORT",
         sources.IMPORT_VAT_BASE,
-        eu_parcel(country="FI", day=date(2024, 8, 31)),
+        eu_parcel(country="FI", transit=True, day=date(2024, 8, 31)),
         Outcome.CLEARED,
         ("0.00", "31.20", "0.00", "0.00"),
     ),
@@ -322,7 +330,7 @@ CASES = [
         "Finland on 2024-09-01: 25.5 % of 130.00 = 33.15",
         "EU-VAT-IMPORT",
         sources.IMPORT_VAT_BASE,
-        eu_parcel(country="FI", day=date(2024, 9, 1)),
+        eu_parcel(country="FI", transit=True, day=date(2024, 9, 1)),
         Outcome.CLEARED,
         ("0.00", "33.15", "0.00", "0.00"),
     ),
@@ -330,7 +338,7 @@ CASES = [
         "Slovakia on 2025-01-01: 23 % of 130.00 = 29.90",
         "EU-VAT-IMPORT",
         sources.IMPORT_VAT_BASE,
-        eu_parcel(country="SK", day=date(2025, 1, 1)),
+        eu_parcel(country="SK", transit=True, day=date(2025, 1, 1)),
         Outcome.CLEARED,
         ("0.00", "29.90", "0.00", "0.00"),
     ),
@@ -338,7 +346,7 @@ CASES = [
         "Estonia on 2025-06-30: 22 % of 130.00 = 28.60",
         "EU-VAT-IMPORT",
         sources.IMPORT_VAT_BASE,
-        eu_parcel(country="EE", day=date(2025, 6, 30)),
+        eu_parcel(country="EE", transit=True, day=date(2025, 6, 30)),
         Outcome.CLEARED,
         ("0.00", "28.60", "0.00", "0.00"),
     ),
@@ -346,7 +354,7 @@ CASES = [
         "Estonia on 2025-07-01: 24 % of 130.00 = 31.20",
         "EU-VAT-IMPORT",
         sources.IMPORT_VAT_BASE,
-        eu_parcel(country="EE", day=date(2025, 7, 1)),
+        eu_parcel(country="EE", transit=True, day=date(2025, 7, 1)),
         Outcome.CLEARED,
         ("0.00", "31.20", "0.00", "0.00"),
     ),
@@ -354,7 +362,7 @@ CASES = [
         "Romania on 2025-07-31: 19 % of 130.00 = 24.70",
         "EU-VAT-IMPORT",
         sources.IMPORT_VAT_BASE,
-        eu_parcel(country="RO", day=date(2025, 7, 31)),
+        eu_parcel(country="RO", transit=True, day=date(2025, 7, 31)),
         Outcome.CLEARED,
         ("0.00", "24.70", "0.00", "0.00"),
     ),
@@ -362,7 +370,7 @@ CASES = [
         "Romania on 2025-08-01: 21 % of 130.00 = 27.30",
         "EU-VAT-IMPORT",
         sources.IMPORT_VAT_BASE,
-        eu_parcel(country="RO", day=date(2025, 8, 1)),
+        eu_parcel(country="RO", transit=True, day=date(2025, 8, 1)),
         Outcome.CLEARED,
         ("0.00", "27.30", "0.00", "0.00"),
     ),
@@ -443,7 +451,8 @@ def test_vat_territories_are_decided_by_postal_code(
     country: str, postal_code: str, outcome: Outcome, rule: str, vat: str | None
 ) -> None:
     """Issue 8 defect 8: places outside the EU VAT area are not their member state."""
-    parcel = eu_parcel(country=country, postal_code=postal_code)
+    # Under transit to the buyer's address, so that the VAT is the destination's.
+    parcel = eu_parcel(country=country, postal_code=postal_code, transit=True)
     assessment = run(Case(country, rule, sources.VAT_TERRITORIES, parcel, outcome))
     assert assessment.outcome is outcome, assessment.reasons
     assert rule in rule_ids(assessment)
@@ -451,3 +460,29 @@ def test_vat_territories_are_decided_by_postal_code(
         assert assessment.charges is None
     else:
         assert assessment.charges is not None and assessment.charges.vat.amount == Decimal(vat)
+
+
+@pytest.mark.parametrize(
+    ("transit", "place", "vat"),
+    [(False, "BE", "27.30"), (True, "DE", "24.70")],
+)
+def test_import_vat_without_ioss_is_due_where_the_goods_are_declared(
+    transit: bool, place: str, vat: str
+) -> None:
+    """Issue 8 defect 6, Directive 2006/112/EC Arts 60-61 and 369y: declared at Liège, a
+    German buyer's parcel without IOSS pays Belgian VAT (21 % x 130 = 27.30); only goods
+    travelling on to Germany under transit and declared there pay German VAT (19 % = 24.70)."""
+    parcel = eu_parcel(country="DE", transit=transit)
+    assessment = run(
+        Case("place", "EU-PLACE-OF-IMPORT", sources.PLACE_OF_IMPORT, parcel, Outcome.CLEARED)
+    )
+    assert assessment.charges is not None and assessment.charges.vat.amount == Decimal(vat)
+    assert assessment.declaration_data["place of import (import VAT)"] == place
+    assert "EU-PLACE-OF-IMPORT" in rule_ids(assessment)
+
+
+def test_with_ioss_the_vat_was_charged_at_the_destinations_rate_at_checkout() -> None:
+    assessment = run(
+        Case("ioss", "EU-IOSS", sources.IOSS, eu_parcel(country="DE", ioss=IOSS), Outcome.CLEARED)
+    )
+    assert assessment.declaration_data["place of import (import VAT)"] == "DE"

@@ -95,6 +95,20 @@ def _values(
     return values
 
 
+def _place_of_import(consignment: Consignment, destination: str, findings: Findings) -> str:
+    """Where import VAT is due when it is not collected under IOSS (Directive 2006/112/EC
+    Arts 60-61): the member state the goods are declared in, unless they travel on to the
+    buyer's member state under transit and are declared there."""
+    place = destination if consignment.transit_to_destination else consignment.declared_in
+    how = (
+        f"goods travel on to {destination} under transit (Art 61) and are declared there"
+        if consignment.transit_to_destination
+        else f"goods are declared for free circulation in {consignment.declared_in} (Art 60)"
+    )
+    findings.fire("EU-PLACE-OF-IMPORT", f"place of import {place}: {how}", sources.PLACE_OF_IMPORT)
+    return place
+
+
 def _uses_ioss(
     consignment: Consignment, low_value: bool, has_excise: bool, findings: Findings
 ) -> bool:
@@ -371,11 +385,12 @@ def assess_eu_import(
             "declaration to the territory",
             sources.VAT_TERRITORIES,
         )
-    vat_country = (
+    destination = (
         territory.vat_country
         if territory is not None and territory.treatment is Treatment.VAT_AS
         else consignment.buyer.country
     )
+    place_of_import = _place_of_import(consignment, destination, findings)
     low_value = findings.use(
         tables.low_value, day, "EU-LOW-VALUE-MISSING", sources.LOW_VALUE_RELIEF
     )
@@ -415,7 +430,7 @@ def assess_eu_import(
     vat = (
         None
         if outside_vat_area
-        else _vat(values, duty, uses_ioss, has_excise, day, vat_country, vat_table, findings)
+        else _vat(values, duty, uses_ioss, has_excise, day, place_of_import, vat_table, findings)
     )
     declaration_type = _declaration_type(
         values, has_excise, restricted_goods, tariff_duty_in_low_value, day, low_value, findings
@@ -435,6 +450,7 @@ def assess_eu_import(
         collected_at_checkout=uses_ioss,
         declaration_data=_declaration_data(
             consignment, values, declaration_type, uses_ioss, day, findings
-        ),
+        )
+        | {"place of import (import VAT)": destination if uses_ioss else place_of_import},
         converter=converter,
     )
