@@ -7,12 +7,22 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 
 from services.customs.consignments import reference_data_used
-from services.customs.handlers import HELD, announce_cleared, record_decision
+from services.customs.domain.model import Lane
+from services.customs.handlers import (
+    CHINA_TIME,
+    HELD,
+    announce_cleared,
+    count_release,
+    lock_buyer_totals,
+    record_decision,
+    release_usage,
+)
+from services.customs.reference.cache import ReferenceCache
 from services.customs.tables import Decision, Declaration
 from shared.events import CustomsRejected, DutiesAndTaxes, MoneyAmount
 from shared.operators import Operator, Role
@@ -64,6 +74,12 @@ class ReleaseRequest(BaseModel):
         default=None, ge=0, description="Order-currency duty, required when the rules computed none"
     )
     vat: Decimal | None = Field(default=None, ge=0)
+    other_taxes: Decimal | None = Field(
+        default=None,
+        ge=0,
+        description="Order-currency consumption tax (China) or other taxes the officer "
+        "assessed; 0 when not given",
+    )
 
 
 class RejectRequest(BaseModel):
@@ -140,11 +156,13 @@ async def get_declaration(key: uuid.UUID, _: Officer, uow: UnitOfWorkDep) -> Dec
     summary="Release a held declaration: the order clears",
 )
 async def release(
-    key: uuid.UUID, body: ReleaseRequest, officer: Officer, uow: UnitOfWorkDep
+    key: uuid.UUID, body: ReleaseRequest, officer: Officer, uow: UnitOfWorkDep, request: Request
 ) -> DeclarationSummary:
     declaration = await _declaration(uow, key, lock=True)
     _held(declaration)
     charges = _charges_on_release(declaration, body)
+    if declaration.lane == Lane.CN_CBEC_9610:
+        await _count_cbec_release(declaration, uow, request.app.state.reference)
     declaration.duties_and_taxes = charges.model_dump(mode="json")
     record_decision(uow, declaration, "CLEARED", officer.name, [f"released: {body.reason}"])
     await announce_cleared(uow, declaration, charges)
@@ -188,12 +206,34 @@ def _charges_on_release(declaration: Declaration, body: ReleaseRequest) -> Dutie
             ],
         )
     currency = (declaration.order or {}).get("currency", "EUR")
-    zero = MoneyAmount(amount=Decimal(0), currency=currency)
+    other_taxes = body.other_taxes or Decimal(0)
     return DutiesAndTaxes(
         duty=MoneyAmount(amount=body.duty, currency=currency),
         vat=MoneyAmount(amount=body.vat, currency=currency),
-        other_taxes=zero,
-        fees=zero,
-        total=MoneyAmount(amount=body.duty + body.vat, currency=currency),
+        other_taxes=MoneyAmount(amount=other_taxes, currency=currency),
+        fees=MoneyAmount(amount=Decimal(0), currency=currency),
+        total=MoneyAmount(amount=body.duty + body.vat + other_taxes, currency=currency),
         collected_at_checkout=False,
     )
+
+
+async def _count_cbec_release(
+    declaration: Declaration, uow: UnitOfWorkDep, reference: ReferenceCache
+) -> None:
+    """A released CBEC order counts towards its buyer's year, within the annual limit."""
+    await reference.refresh(uow.session)
+    day = datetime.now(CHINA_TIME).date()
+    limits = reference.tables.cbec_limits.on(day) if reference.tables else None
+    if limits is None:
+        raise ProblemError(
+            409, "reference-data-missing", f"No CBEC limits are loaded for {day}: load them first"
+        )
+    annual_limit = limits[1].annual_limit_cny
+    found = release_usage(declaration)
+    if isinstance(found, str):
+        raise ProblemError(409, "cbec-release-refused", found)
+    key, value = found
+    [total] = (await lock_buyer_totals(uow.session, [key])).values()
+    refusal = count_release(declaration, total, value, annual_limit)
+    if refusal is not None:
+        raise ProblemError(409, "cbec-release-refused", f"{refusal}; reject it instead")

@@ -249,6 +249,37 @@ def count_towards_annual_limit(
     declaration.cbec_counted_cny = usage.this_order.amount
 
 
+def release_usage(declaration: Declaration) -> tuple[BuyerYear, Money] | str:
+    """For releasing a held CBEC declaration: the buyer's year it counts in and the CNY it
+    adds, or why it cannot be released (财关税〔2018〕49号: released orders count towards the
+    CNY 26,000 year like cleared ones)."""
+    usage = (declaration.assessment or {}).get("cbec_annual_usage")
+    identity = _stored_identity(declaration.order)
+    if not usage or identity is None:
+        return (
+            "the order's CBEC value in CNY or the buyer's identity is unknown: it cannot be "
+            "counted towards the buyer's annual limit, so it cannot be released; reject it"
+        )
+    value = Money(Decimal(usage["this_order"]["amount"]), "CNY")
+    return (buyer_identity_key(identity), int(usage["year"])), value
+
+
+def count_release(
+    declaration: Declaration, total: BuyerAnnualTotal, value: Money, annual_limit_cny: Decimal
+) -> str | None:
+    """Count a released CBEC order in its buyer's year, or say why the limit forbids it."""
+    after = total.cleared_cny + value.amount
+    if after > annual_limit_cny:
+        return (
+            f"the buyer's {total.year} CBEC total would be CNY {after} (so far "
+            f"{total.cleared_cny}, this order {value.amount}), above the CNY {annual_limit_cny} "
+            "annual limit: general trade only"
+        )
+    usage = AnnualUsage(total.year, Money(total.cleared_cny, "CNY"), value)
+    count_towards_annual_limit(declaration, Lane.CN_CBEC_9610, usage, total)
+    return None
+
+
 def record_decision(
     uow: UnitOfWork, declaration: Declaration, outcome: str, by: str, reasons: list[str]
 ) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from services.customs.api import router
 from services.customs.handlers import SUBSCRIPTIONS, CustomsHandlers
 from services.customs.settings import CustomsSettings
-from shared.service import ServiceRuntime, create_service_app
+from shared.service import ServiceRuntime, admin_app_of, create_service_app
 
 settings = CustomsSettings()
 handlers = CustomsHandlers(settings)
@@ -37,3 +37,5 @@ app = create_service_app(
     background_jobs=[watch_reference_tables],
     readiness_warnings=handlers.reference.warnings,
 )
+# The officers' release counts a CBEC order within the annual limit of the loaded tables.
+admin_app_of(app).state.reference = handlers.reference

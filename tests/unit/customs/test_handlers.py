@@ -263,3 +263,64 @@ async def test_without_prefetch_a_handler_locks_the_rows_it_needs_itself(tables)
     ]
     assert [type(event) for event in uow.emitted] == [CustomsCleared]
     assert tables.total(PASSPORT).orders == 1
+
+
+def held_cbec_order(passport: str) -> OrderPlaced:
+    """CNY 4,500 of pralines whose payment names no payer: held (GACC Announcement 2018/194)."""
+    order = cbec_order(passport).model_dump(mode="json")
+    order["payment"]["payer_name"] = None
+    return placed(OrderDetails.model_validate(order))
+
+
+async def test_a_released_cbec_order_counts_and_its_withdrawal_takes_back_only_that(tables):
+    """Issue 8 defect 1, 财关税〔2018〕49号: an officer's release counts the order in the
+    buyer's CNY 26,000 year; a withdrawal subtracts exactly what was counted."""
+    tables.buyer_totals[buyer_year(PASSPORT)] = BuyerAnnualTotal(
+        buyer_key=buyer_year(PASSPORT)[0], year=2026, cleared_cny=Decimal("20000"), orders=4
+    )
+    order = held_cbec_order(PASSPORT)
+    uow = await consume([order, authorized(order)])
+    declaration = tables.declarations[order.order_id]
+    assert declaration.status == "HELD", [type(e) for e in uow.emitted]
+    assert tables.total(PASSPORT).cleared_cny == Decimal("20000")  # not counted while held
+
+    key, value = customs.release_usage(declaration)
+    assert key == buyer_year(PASSPORT) and value.amount == Decimal("4500.00")
+    assert customs.count_release(declaration, tables.total(PASSPORT), value, Decimal(26000)) is None
+    assert tables.total(PASSPORT).cleared_cny == Decimal("24500.00")
+    assert declaration.cbec_counted_cny == Decimal("4500.00")
+    declaration.status = CLEARED  # what the release records
+
+    await consume([FulfilmentCancelled(order_id=order.order_id, reason="changed mind")])
+    assert tables.total(PASSPORT).cleared_cny == Decimal("20000.00")
+    assert tables.total(PASSPORT).orders == 4
+
+
+async def test_a_release_that_crosses_the_annual_limit_is_refused_and_counts_nothing(tables):
+    tables.buyer_totals[buyer_year(PASSPORT)] = BuyerAnnualTotal(
+        buyer_key=buyer_year(PASSPORT)[0], year=2026, cleared_cny=Decimal("22000"), orders=5
+    )
+    order = held_cbec_order(PASSPORT)
+    await consume([order, authorized(order)])
+    declaration = tables.declarations[order.order_id]
+
+    _, value = customs.release_usage(declaration)
+    refusal = customs.count_release(declaration, tables.total(PASSPORT), value, Decimal(26000))
+
+    assert refusal is not None and "26000" in refusal and "26500.00" in refusal
+    assert tables.total(PASSPORT).cleared_cny == Decimal("22000")
+    assert declaration.cbec_counted_cny is None
+
+
+async def test_withdrawing_a_held_order_that_never_counted_subtracts_nothing(tables):
+    tables.buyer_totals[buyer_year(PASSPORT)] = BuyerAnnualTotal(
+        buyer_key=buyer_year(PASSPORT)[0], year=2026, cleared_cny=Decimal("10000"), orders=2
+    )
+    order = held_cbec_order(PASSPORT)
+    await consume([order, authorized(order)])
+
+    await consume([FulfilmentCancelled(order_id=order.order_id, reason="changed mind")])
+
+    assert tables.declarations[order.order_id].status == WITHDRAWN
+    assert tables.total(PASSPORT).cleared_cny == Decimal("10000")
+    assert tables.total(PASSPORT).orders == 2
