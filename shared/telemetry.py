@@ -152,13 +152,16 @@ def use_context(context: Context) -> Iterator[None]:
 
 @contextmanager
 def continued_trace(
-    carrier: Mapping[str, str] | None, name: str, attributes: Attributes = None
+    tracer: trace.Tracer,
+    carrier: Mapping[str, str] | None,
+    name: str,
+    attributes: Attributes = None,
 ) -> Iterator[trace.Span]:
     """A step taken later for a flow that is traced (a scan of an order's shipment, by the hub
     clock or an operator) joins the flow's trace: the span's parent is the stored `carrier`,
     and it links the span current now (an operator's request), whose trace is its own."""
     current = trace.get_current_span().get_span_context()
-    with tracer(__name__).start_as_current_span(
+    with tracer.start_as_current_span(
         name,
         context=context_from(carrier or {}),
         kind=SpanKind.INTERNAL,

@@ -54,9 +54,10 @@ from shared.events import (
     ShipmentTracked,
 )
 from shared.messaging.unit_of_work import UnitOfWork
-from shared.telemetry import continued_trace
+from shared.telemetry import continued_trace, tracer
 
 log = logging.getLogger(__name__)
+TRACER = tracer(__name__)
 
 
 async def advance(uow: UnitOfWork, parcel: Parcel, now: datetime) -> None:
@@ -95,6 +96,7 @@ async def record_scan(
     order's trace (`continued_trace`: the hub clock's scans and the operators' alike)."""
     shipments = ShipmentRepository.of(uow.session)
     with continued_trace(
+        TRACER,
         shipments.trace_context_of(shipment.order_id),
         f"scan {scan_code}",
         {

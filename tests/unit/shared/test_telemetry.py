@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -16,7 +17,13 @@ from opentelemetry.trace import (
 )
 
 from shared.settings import ServiceSettings
-from shared.telemetry import kafka_span_attributes, sampler
+from shared.telemetry import (
+    context_from,
+    continued_trace,
+    current_trace_context,
+    kafka_span_attributes,
+    sampler,
+)
 
 
 def settings(**overrides) -> ServiceSettings:
@@ -102,3 +109,36 @@ def test_kafka_spans_name_the_broker_and_the_client():
         "server.port": 19092,
         "messaging.client.id": "orders-producer",
     }
+
+
+def test_a_later_step_continues_the_stored_trace_and_links_the_request(recorded):
+    provider, exporter = recorded
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("process orders.events", kind=SpanKind.CONSUMER) as created:
+        stored = current_trace_context()
+
+    with (
+        tracer.start_as_current_span(
+            "POST /v1/shipments/{id}/scans", kind=SpanKind.SERVER
+        ) as request,
+        continued_trace(tracer, stored, "scan DEP", {"ehub.scan_code": "DEP"}) as scan,
+    ):
+        emitted = current_trace_context()
+
+    assert scan.context.trace_id == created.context.trace_id != request.context.trace_id
+    assert scan.parent.span_id == created.context.span_id
+    assert [link.context.span_id for link in scan.links] == [request.context.span_id]
+    # What the scan emits carries the scan's context: the event continues the order's trace.
+    carried = trace.get_current_span(context_from(emitted)).get_span_context()
+    assert (carried.trace_id, carried.span_id) == (scan.context.trace_id, scan.context.span_id)
+
+
+def test_a_step_of_a_flow_without_stored_context_starts_its_own_trace(recorded):
+    provider, exporter = recorded
+
+    with continued_trace(provider.get_tracer("test"), {}, "scan DEP") as scan:
+        pass
+
+    assert scan.parent is None
+    assert scan.links == ()
+    assert [span.name for span in exporter.get_finished_spans()] == ["scan DEP"]
