@@ -64,3 +64,19 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   npm ci --prefix $tooling --no-audit --no-fund --ignore-scripts --loglevel=error
   echo "$wanted" > "$stamp"
 fi
+
+# kustomize and kubeconform for tests/deploy, which builds every overlay and validates it
+# offline (make test); Go modules from the Go module proxy, built into .data/bin.
+install_go_tool() {  # name module@version
+  local stamp=".data/bin/.$1.version"
+  if [ ! -x ".data/bin/$1" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$2" ]; then
+    PATH="$PATH:/usr/local/go/bin"
+    command -v go >/dev/null 2>&1 || { echo "[bootstrap] $1 needs Go (go install $2)" >&2; exit 1; }
+    echo "[bootstrap] go install $2"
+    mkdir -p .data/bin
+    GOBIN="$PWD/.data/bin" go install "$2"
+    echo "$2" > "$stamp"
+  fi
+}
+install_go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
+install_go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
