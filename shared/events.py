@@ -114,6 +114,10 @@ class OrderItem(Contract):
     unit_price: Amount
     weight_kg: Annotated[Decimal, Field(gt=0, max_digits=10, decimal_places=3)]
     origin_country: CountryCode
+    # Net content of one unit and its unit: China taxes high-end cosmetics per ml or g, or per
+    # piece or sheet (财税〔2016〕103号); without it a cosmetic is held for the data.
+    net_content: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=3)] | None = None
+    net_content_unit: Literal["ml", "g", "piece", "sheet"] | None = None
 
 
 class PaymentInstruction(Contract):

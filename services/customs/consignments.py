@@ -65,6 +65,9 @@ def consignment_from(
                 unit_price=item.unit_price,
                 weight_kg=item.weight_kg,
                 origin_country=item.origin_country,
+                # Half of the pair is no net content: the rules then hold a cosmetic for it.
+                net_content=item.net_content if item.net_content_unit else None,
+                net_content_unit=item.net_content_unit if item.net_content else None,
             )
             for item in order.items
         ),

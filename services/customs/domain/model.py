@@ -16,6 +16,7 @@ from enum import StrEnum
 from shared.money import SUPPORTED_CURRENCIES, Money
 
 _HS_CODE = re.compile(r"^\d{6,10}$")
+NET_CONTENT_UNITS = ("ml", "g", "piece", "sheet")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
@@ -123,8 +124,10 @@ class Item:
     unit_price: Decimal
     weight_kg: Decimal
     origin_country: str
-    # Net content of one unit in ml or g; decides whether cosmetics are "high-end" in China.
-    net_content_ml_or_g: Decimal | None = None
+    # Net content of one unit and its unit (ml, g, piece, sheet): decides whether cosmetics
+    # are "high-end" in China (财税〔2016〕103号: per ml or g, or per piece or sheet).
+    net_content: Decimal | None = None
+    net_content_unit: str | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -138,8 +141,16 @@ class Item:
         )
         _require_amount(self.unit_price, "unit_price")
         _require_amount(self.weight_kg, "weight_kg", positive=True)
-        if self.net_content_ml_or_g is not None:
-            _require_amount(self.net_content_ml_or_g, "net_content_ml_or_g", positive=True)
+        if self.net_content is not None:
+            _require_amount(self.net_content, "net_content", positive=True)
+        _require(
+            (self.net_content is None) == (self.net_content_unit is None),
+            "net_content and net_content_unit are given together",
+        )
+        _require(
+            self.net_content_unit in (None, *NET_CONTENT_UNITS),
+            f"net_content_unit must be one of {', '.join(NET_CONTENT_UNITS)}",
+        )
         _require_country(self.origin_country, "origin_country")
 
     @property

@@ -58,6 +58,7 @@ def item(
     description: str = "Cotton T-shirt",
     sku: str | None = None,
     net_content: str | None = None,
+    net_content_unit: str = "ml",
 ) -> Item:
     return Item(
         sku=sku or f"SKU-{hs_code}",
@@ -67,7 +68,8 @@ def item(
         unit_price=Decimal(price),
         weight_kg=Decimal("0.250"),
         origin_country="CN",
-        net_content_ml_or_g=None if net_content is None else Decimal(net_content),
+        net_content=None if net_content is None else Decimal(net_content),
+        net_content_unit=None if net_content is None else net_content_unit,
     )
 
 

@@ -16,11 +16,13 @@ from services.customs.domain import (
     DeclarationType,
     IdentityDocument,
     IdentityDocumentType,
+    Item,
     Outcome,
     assess,
     buyer_identity_key,
     sources,
 )
+from shared.events import OrderItem
 from shared.money import Money
 from tests.unit.customs.builders import (
     FX,
@@ -311,3 +313,60 @@ def test_cbec_declaration_data_names_the_three_documents() -> None:
         ]
         == "4000.00 CNY"
     )
+
+
+# ---- issue 8 defect 4: cosmetics need their net content (财税〔2016〕103号) -------------------
+
+
+def _cosmetic(price: str, net_content: str | None, unit: str = "ml") -> Item:
+    return item(
+        "33049900",
+        price,
+        1,
+        "Hydrating sheet masks",
+        net_content=net_content,
+        net_content_unit=unit,
+    )
+
+
+def test_a_cosmetic_without_net_content_is_held_for_the_data_not_taxed_at_a_guess() -> None:
+    assessment = assess(cn_parcel(_cosmetic("600.00", None)), Decimal(0), fx=FX, tables=TABLES)
+    assert assessment.outcome is Outcome.HELD
+    assert "CN-COSMETIC-NET-CONTENT" in [rule.rule_id for rule in assessment.rules_fired]
+    assert assessment.charges is None
+
+
+@pytest.mark.parametrize(
+    ("price", "sheets", "consumption_tax"),
+    [
+        ("120.00", "10", "0.00"),  # CNY 12 a sheet: below CNY 15 per piece or sheet
+        # CNY 20 a sheet: high-end, (200 + 100) x 15 % / 85 % x 70 % = 37.06
+        ("200.00", "10", "37.06"),
+    ],
+)
+def test_masks_are_high_end_per_sheet_from_cny_15(
+    price: str, sheets: str, consumption_tax: str
+) -> None:
+    assessment = assess(
+        cn_parcel(_cosmetic(price, sheets, "sheet")), Decimal(0), fx=FX, tables=TABLES
+    )
+    assert assessment.outcome is Outcome.CLEARED, assessment.reasons
+    assert assessment.charges is not None
+    assert assessment.charges.other_taxes.amount == Decimal(consumption_tax)
+
+
+def test_the_order_contract_carries_net_content_and_its_unit() -> None:
+    line = OrderItem.model_validate(
+        {
+            "sku": "MASK-10",
+            "description": "Hydrating sheet masks, box of 10",
+            "hs_code": "33049900",
+            "quantity": 1,
+            "unit_price": "200.00",
+            "weight_kg": "0.300",
+            "origin_country": "FR",
+            "net_content": "10",
+            "net_content_unit": "sheet",
+        }
+    )
+    assert (line.net_content, line.net_content_unit) == (Decimal("10"), "sheet")

@@ -233,10 +233,32 @@ def _within_limits(
 
 
 def _is_high_end_cosmetic(item: Item, converter: Converter, limits: CbecLimits) -> bool:
-    unit_price = converter.to_home(item.unit_price)
-    if item.net_content_ml_or_g is not None:
-        return unit_price / item.net_content_ml_or_g >= limits.high_end_cosmetics_cny_per_ml_or_g
-    return unit_price >= limits.high_end_cosmetics_cny_per_piece
+    """CNY 10 or more per ml or g, or CNY 15 or more per piece or sheet (财税〔2016〕103号);
+    only called for items whose net content is known."""
+    assert item.net_content is not None
+    price_per_unit = converter.to_home(item.unit_price) / item.net_content
+    if item.net_content_unit in ("ml", "g"):
+        return price_per_unit >= limits.high_end_cosmetics_cny_per_ml_or_g
+    return price_per_unit >= limits.high_end_cosmetics_cny_per_piece
+
+
+def _check_net_content(
+    consignment: Consignment, lines: list[PositiveListLine], findings: Findings
+) -> bool:
+    """Cosmetics taxed only when high-end need their net content: without it, HELD for data
+    rather than taxed at a guess."""
+    complete = True
+    for item, line in zip(consignment.items, lines, strict=True):
+        if line.consumption_tax_high_end_only and item.net_content is None:
+            findings.hold(
+                "CN-COSMETIC-NET-CONTENT",
+                f"{item.sku}: {line.code} {line.description} is taxed as a high-end cosmetic "
+                "from CNY 10 per ml or g or CNY 15 per piece or sheet: the item's net content "
+                "and unit are needed",
+                sources.CHINA_CONSUMPTION_TAX,
+            )
+            complete = False
+    return complete
 
 
 def _taxes(
@@ -323,7 +345,7 @@ def assess_china_cbec(
     preferential = _within_limits(consignment, value, usage, limits, findings)
     charges = (
         _taxes(consignment, lines, converter, limits, findings)
-        if preferential and lines is not None
+        if preferential and lines is not None and _check_net_content(consignment, lines, findings)
         else None
     )
     return LaneResult(
