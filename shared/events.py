@@ -120,6 +120,14 @@ class OrderItem(Contract):
     net_content_unit: Literal["ml", "g", "piece", "sheet"] | None = None
 
 
+class LogisticsDocument(Contract):
+    """China CBEC: the logistics company's waybill and the order it names (GACC Announcement
+    2018 No. 194), when the partner's own carrier issues it."""
+
+    waybill: str = Field(min_length=3, max_length=50)
+    order_reference: str = Field(min_length=1, max_length=100)
+
+
 class PaymentInstruction(Contract):
     token: str = Field(min_length=3, max_length=100)
     payer_name: str | None = Field(default=None, max_length=200)
@@ -136,6 +144,7 @@ class OrderDetails(Contract):
     shipping_cost: Amount
     insurance_cost: Amount
     payment: PaymentInstruction
+    logistics_document: LogisticsDocument | None = None
 
     @property
     def goods_total(self) -> Decimal:
@@ -191,6 +200,12 @@ class PaymentAuthorized(Event):
         default=None, description="The same amount in EUR, converted once at a dated rate"
     )
     exchange_rate: ExchangeRateUsed | None = None
+    order_reference: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The order the payment names (partner_reference), as the payment company "
+        "reports it: China's payment document of the three",
+    )
 
 
 class PaymentDeclined(Event):

@@ -31,8 +31,12 @@ def consignment_from(
     payment_id: uuid.UUID | None,
     *,
     accepted_at: datetime,
+    payment_order_reference: str | None = None,
 ) -> Consignment:
-    """The hub is the logistics operator, so it issues the waybill of the three documents."""
+    """China's three documents each from its own source (GACC Announcement 2018 No. 194): the
+    order from the partner, the payment from the payments service's event (the order it
+    names), the waybill from the partner's carrier when the order carries one, otherwise
+    from the hub, which is then the logistics operator."""
     identity = order.buyer.identity
     reference = order.partner_reference
     return Consignment(
@@ -75,8 +79,16 @@ def consignment_from(
         insurance_cost=order.insurance_cost,
         documents=CbecDocuments(
             order=TradeDocument(reference, reference),
-            payment=TradeDocument(str(payment_id), reference) if payment_id else None,
-            logistics=TradeDocument(f"LGG-{order_id.hex[:12].upper()}", reference),
+            payment=(
+                TradeDocument(str(payment_id), payment_order_reference)
+                if payment_id and payment_order_reference
+                else None
+            ),
+            logistics=(
+                TradeDocument(waybill.waybill, waybill.order_reference)
+                if (waybill := order.logistics_document)
+                else TradeDocument(f"LGG-{order_id.hex[:12].upper()}", reference)
+            ),
         ),
     )
 

@@ -322,6 +322,7 @@ class CustomsHandlers:
     ) -> None:
         declaration = await _declaration(uow, event.order_id)
         declaration.payment_id = event.payment_id
+        declaration.payment_order_reference = event.order_reference
         await self._assess_when_ready(declaration, uow)
 
     async def on_order_withdrawn(
@@ -358,6 +359,7 @@ class CustomsHandlers:
             order,
             declaration.payment_id,
             accepted_at=now(),
+            payment_order_reference=declaration.payment_order_reference,
         )
         identity = consignment.buyer.identity
         buyer_total = await _buyer_total(

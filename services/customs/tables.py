@@ -29,6 +29,8 @@ class Declaration(Base):
     order: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     ordered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     payment_id: Mapped[uuid.UUID | None]
+    # The order the payment company's document names (China's payment document).
+    payment_order_reference: Mapped[str | None] = mapped_column(String(100))
     lane: Mapped[str | None] = mapped_column(String(30))
     declaration_type: Mapped[str | None] = mapped_column(String(10))
     assessment: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

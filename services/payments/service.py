@@ -196,6 +196,7 @@ class Payments:
                     amount=as_amount(amount),
                     amount_in_eur=as_amount(in_eur) if in_eur else None,
                     exchange_rate=rate,
+                    order_reference=order.partner_reference,
                 )
             )
             return

@@ -22,6 +22,7 @@ from services.customs.settings import CustomsSettings
 from services.customs.tables import BuyerAnnualTotal, Decision, Declaration
 from shared.events import (
     CustomsCleared,
+    CustomsHeld,
     CustomsRejected,
     Envelope,
     Event,
@@ -90,11 +91,13 @@ def placed(order: OrderDetails) -> OrderPlaced:
     )
 
 
-def authorized(event: OrderPlaced) -> PaymentAuthorized:
+def authorized(event: OrderPlaced, order_reference: str | None = None) -> PaymentAuthorized:
     return PaymentAuthorized(
         order_id=event.order_id,
         payment_id=uuid.uuid4(),
         amount=MoneyAmount(amount=event.order.order_total, currency=event.order.currency),
+        # As the payments service reports it: the order its payment names.
+        order_reference=order_reference or event.order.partner_reference,
     )
 
 
@@ -324,3 +327,28 @@ async def test_withdrawing_a_held_order_that_never_counted_subtracts_nothing(tab
     assert tables.declarations[order.order_id].status == WITHDRAWN
     assert tables.total(PASSPORT).cleared_cny == Decimal("10000")
     assert tables.total(PASSPORT).orders == 2
+
+
+# ---- issue 8 defect 3: each of China's three documents from its own source ------------------
+
+
+async def test_a_payment_naming_another_order_holds_the_declaration(tables):
+    """GACC Announcement 2018 No. 194: the payment document comes from the payments service's
+    event; when it names another order the three documents do not match: HELD."""
+    order = placed(cbec_order(PASSPORT))
+
+    uow = await consume([order, authorized(order, order_reference="some-other-order")])
+
+    assert [type(event) for event in uow.emitted] == [CustomsHeld]
+    assert any("some-other-order" in reason for reason in uow.emitted[0].reasons)
+
+
+async def test_a_waybill_from_the_partners_carrier_naming_another_order_holds(tables):
+    details = cbec_order(PASSPORT).model_dump(mode="json")
+    details["logistics_document"] = {"waybill": "176-12345675", "order_reference": "ORD-OTHER"}
+    order = placed(OrderDetails.model_validate(details))
+
+    uow = await consume([order, authorized(order)])
+
+    assert [type(event) for event in uow.emitted] == [CustomsHeld]
+    assert any("176-12345675" in reason for reason in uow.emitted[0].reasons)
