@@ -144,6 +144,14 @@ def test_every_deployment_has_probes_and_resources(resources: list[dict]) -> Non
         assert "cpu" not in resources_["limits"], name
         ports = {port["name"]: port["containerPort"] for port in container["ports"]}
         assert ports == {"http": 8000, "admin": 9000}, name
+        spread = {
+            c["topologyKey"]: c["whenUnsatisfiable"]
+            for c in deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        }
+        assert spread == {
+            "kubernetes.io/hostname": "DoNotSchedule",
+            "topology.kubernetes.io/zone": "ScheduleAnyway",
+        }, name
 
 
 # Answered on both listeners; everything else the admin app serves is for operators.
