@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
 from sqlalchemy import (
     DateTime,
@@ -20,55 +20,27 @@ from sqlalchemy import (
     select,
     text,
     tuple_,
-    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import joinedload, selectinload
 
 from services.orders.domain import CancellationRefused, OrderStatus, check_cancellable
-from services.orders.partners import PartnerKeys
+from services.orders.partner_auth import PartnerIdDep
 from services.orders.schemas import (
     CancelRequest,
     OrderPage,
     OrderResponse,
     TimelineItem,
     Totals,
-    WebhookRequest,
-    WebhookResponse,
 )
-from services.orders.settings import OrdersSettings
-from services.orders.tables import IdempotencyKey, Order, Partner
-from services.orders.webhooks import announce, new_secret, webhook_payload
+from services.orders.tables import IdempotencyKey, Order
+from services.orders.webhook_api import router as webhook_router
+from services.orders.webhooks import announce, webhook_payload
 from shared.events import OrderCancellationRequested, OrderDetails, OrderPlaced
 from shared.problems import PROBLEM_RESPONSES, ProblemError
-from shared.service import UnitOfWorkDep, runtime_of
+from shared.service import UnitOfWorkDep
 
 router = APIRouter(prefix="/v1", tags=["orders"], responses=PROBLEM_RESPONSES)
-
-partner_keys = PartnerKeys()
-
-
-async def current_partner_id(
-    uow: UnitOfWorkDep,
-    authorization: Annotated[str | None, Header(description="Bearer <partner API key>")] = None,
-) -> uuid.UUID:
-    scheme, _, key = (authorization or "").partition(" ")
-    partner_id = (
-        await partner_keys.partner_id(uow.session, key)
-        if scheme.lower() == "bearer" and key
-        else None
-    )
-    if partner_id is None:
-        raise ProblemError(
-            401,
-            "unauthorized",
-            "A valid partner API key is required: Authorization: Bearer <api key>",
-        )
-    return partner_id
-
-
-PartnerIdDep = Annotated[uuid.UUID, Depends(current_partner_id)]
-
 
 def _json(
     model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None
@@ -152,11 +124,12 @@ first_entry AS (
 ),
 delivery AS (
     INSERT INTO webhook_deliveries (
-        id, partner_id, order_id, payload, attempts, next_attempt_at
+        id, partner_id, endpoint_id, order_id, payload, attempts, created_at, next_attempt_at
     )
-    SELECT :delivery_id, placed.partner_id, placed.id, :payload, 0, placed.created_at
+    SELECT :delivery_id, placed.partner_id, partners.webhook_endpoint_id, placed.id, :payload,
+        0, placed.created_at, placed.created_at
     FROM placed JOIN partners ON partners.id = placed.partner_id
-    WHERE partners.webhook_url IS NOT NULL
+    WHERE partners.webhook_endpoint_id IS NOT NULL
 )
 SELECT id FROM placed
 """
@@ -378,36 +351,4 @@ async def list_orders(
     )
 
 
-@router.put(
-    "/webhook",
-    response_model=WebhookResponse,
-    tags=["webhooks"],
-    summary="Receive a signed notification at this URL for every step of your orders",
-)
-async def set_webhook(
-    body: WebhookRequest, partner_id: PartnerIdDep, uow: UnitOfWorkDep, request: Request
-) -> WebhookResponse:
-    settings: OrdersSettings = runtime_of(request).settings
-    if body.url.scheme != "https" and not settings.webhook_local_targets:
-        raise ProblemError(
-            422,
-            "webhook-url-not-https",
-            "Webhook URLs must use https",
-            errors=[{"pointer": "/url", "detail": "must use https"}],
-        )
-    webhook = WebhookResponse(url=str(body.url), secret=new_secret())
-    await uow.session.execute(
-        update(Partner)
-        .where(Partner.id == partner_id)
-        .values(webhook_url=webhook.url, webhook_secret=webhook.secret)
-    )
-    await uow.commit()
-    return webhook
-
-
-@router.get("/webhook", response_model=WebhookResponse, tags=["webhooks"], summary="Your webhook")
-async def get_webhook(partner_id: PartnerIdDep, uow: UnitOfWorkDep) -> WebhookResponse:
-    url = await uow.session.scalar(select(Partner.webhook_url).where(Partner.id == partner_id))
-    if not url:
-        raise ProblemError(404, "webhook-not-set", "No webhook is set for this partner")
-    return WebhookResponse(url=url)
+router.include_router(webhook_router)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field
 
 
 class Totals(BaseModel):
@@ -47,15 +47,3 @@ class OrderPage(BaseModel):
         description="Pass as `cursor` to get the next page; null on the last page"
     )
 
-
-class WebhookRequest(BaseModel):
-    url: HttpUrl = Field(examples=["https://partner.example/hooks/liege-ehub"])
-
-
-class WebhookResponse(BaseModel):
-    url: str
-    secret: str | None = Field(
-        default=None,
-        description="Shown once, when the webhook is set: verify each delivery's "
-        "`webhook-signature` (Standard Webhooks, HMAC-SHA256) with it",
-    )
