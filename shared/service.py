@@ -54,6 +54,7 @@ from shared.operators import (
     operator_authenticator,
 )
 from shared.problems import ProblemError, install_problem_handlers
+from shared.sampler import Probe, Sampler
 from shared.settings import ServiceSettings
 from shared.telemetry import configure_tracing, tracing_records
 
@@ -176,6 +177,7 @@ def create_service_app(
     prefetch: Prefetch | None = None,
     background_jobs: Sequence[BackgroundJob] = (),
     readiness_warnings: Callable[[], list[str]] = list,
+    probes: Sequence[Probe] = (),
     version: str = "1.0.0",
 ) -> FastAPI:
     @asynccontextmanager
@@ -204,6 +206,10 @@ def create_service_app(
                 _supervise("dead-letter-watch", lambda: watch_dead_letters(settings))
             )
         )
+        sampler = Sampler(
+            settings, engine, [settings.topic(name) for name in subscriptions], probes
+        )
+        runtime.tasks.append(asyncio.create_task(_supervise("metrics-sampler", sampler.run)))
         for job in background_jobs:
             runtime.tasks.append(
                 asyncio.create_task(_supervise(job.__name__, lambda job=job: job(runtime)))
@@ -226,15 +232,15 @@ def create_service_app(
         ),
         version=version,
     )
-    for served, served_routers in (
-        (app, [_health_router(), *routers]),
-        (admin, [_health_router(), _admin_router(), *operator_routers]),
+    for served, listener, served_routers in (
+        (app, "http", [_health_router(), *routers]),
+        (admin, "admin", [_health_router(), _admin_router(), *operator_routers]),
     ):
         served.state.settings = settings
         # Shown in /readyz's body without failing it (e.g. reference data about to run out).
         served.state.readiness_warnings = readiness_warnings
         install_problem_handlers(served)
-        served.add_middleware(RequestLatency, service=settings.service_name)
+        served.add_middleware(RequestLatency, service=settings.service_name, listener=listener)
         for router in served_routers:
             served.include_router(router)
         FastAPIInstrumentor.instrument_app(served, excluded_urls="healthz,readyz,metrics")
@@ -255,9 +261,10 @@ def settings_of(app: FastAPI) -> ServiceSettings:
 class RequestLatency:
     """Records each request's latency by route and status (plain ASGI: no per-request task)."""
 
-    def __init__(self, app: ASGIApp, service: str) -> None:
+    def __init__(self, app: ASGIApp, service: str, listener: str) -> None:
         self._app = app
         self._service = service
+        self._listener = listener
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -278,6 +285,7 @@ class RequestLatency:
             route = scope.get("route")
             HTTP_REQUESTS.labels(
                 self._service,
+                self._listener,
                 scope["method"],
                 getattr(route, "path", "unmatched"),
                 str(status),

@@ -68,6 +68,11 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description="Events handled in one database transaction at most (1: one per event)",
     )
+    metrics_sample_seconds: float = Field(
+        default=15,
+        gt=0,
+        description="How often shared.sampler measures outbox backlog, consumer lag and the like",
+    )
     dead_letter_watch_seconds: float = Field(
         default=60, gt=0, description="How often the dead-letter gauges are brought up to date"
     )

@@ -26,6 +26,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from services.orders.domain import CancellationRefused, OrderStatus, check_cancellable
 from services.orders.partner_auth import PartnerIdDep
+from services.orders.saga_metrics import ORDERS_ENTERED_STATUS
 from services.orders.schemas import (
     CancelRequest,
     OrderPage,
@@ -234,6 +235,7 @@ async def place_order(
             earlier = await _replay(uow, partner_id, idempotency_key, fingerprint)
             return _json(earlier, 201, {"Idempotent-Replayed": "true"})
     await uow.commit()
+    ORDERS_ENTERED_STATUS.labels(status).inc()
     placed_order = OrderResponse(
         id=order_id,
         partner_reference=body.partner_reference,

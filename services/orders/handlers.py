@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import joinedload
 
 from services.orders.domain import OrderStatus, status_after
+from services.orders.saga_metrics import status_changed
 from services.orders.tables import Order, TimelineRecord
 from services.orders.webhooks import announce
 from shared.db import per_transaction
@@ -80,7 +81,10 @@ async def record_in_timeline(event: Event, envelope: Envelope, uow: UnitOfWork) 
         return
     event_name = type(event).__name__
     tracking = event.status if isinstance(event, ShipmentTracked) else None
-    order.status = status_after(OrderStatus(order.status), event_name, tracking)
+    previous = OrderStatus(order.status)
+    order.status = status_after(previous, event_name, tracking)
+    if order.status != previous:
+        status_changed(uow.session, order, previous, envelope.time)
     if isinstance(event, FulfilmentCancellationRefused):
         order.cancellation_requested_at = None
     order.updated_at = datetime.now(UTC)

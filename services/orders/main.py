@@ -6,6 +6,7 @@ from pathlib import Path
 
 from services.orders.api import router
 from services.orders.handlers import HANDLERS, SUBSCRIPTIONS, prefetch
+from services.orders.saga_metrics import probes
 from services.orders.settings import OrdersSettings
 from services.orders.webhooks import webhook_delivery_job
 from shared.service import create_service_app
@@ -28,4 +29,5 @@ app = create_service_app(
     handlers=HANDLERS,
     prefetch=prefetch,
     background_jobs=[webhook_delivery_job(settings)],
+    probes=probes(settings),
 )

@@ -1,8 +1,24 @@
 from __future__ import annotations
 
-from pydantic import Field
+from datetime import timedelta
 
+from pydantic import Field, field_validator
+
+from services.orders.domain import OrderStatus
 from shared.settings import ServiceSettings, local_database_url
+
+# How long an order may stay in each non-final status before it counts as stuck
+# (`ehub_orders_stuck`, alert OrdersStuck). Payment and customs answer within seconds unless
+# an officer holds the declaration; SHIPPED waits for its departure, IN_TRANSIT for the
+# flight, the road feeder and the last mile.
+DEFAULT_STATUS_OBJECTIVES = {
+    OrderStatus.PENDING: timedelta(minutes=5),
+    OrderStatus.PAYMENT_AUTHORIZED: timedelta(minutes=15),
+    OrderStatus.CUSTOMS_HELD: timedelta(hours=4),
+    OrderStatus.CUSTOMS_CLEARED: timedelta(minutes=30),
+    OrderStatus.SHIPPED: timedelta(hours=48),
+    OrderStatus.IN_TRANSIT: timedelta(days=7),
+}
 
 
 class OrdersSettings(ServiceSettings):
@@ -37,3 +53,15 @@ class OrdersSettings(ServiceSettings):
     webhook_poll_seconds: float = Field(
         default=0.2, gt=0, description="How often due deliveries are looked for"
     )
+    status_objectives: dict[OrderStatus, timedelta] = Field(
+        default_factory=lambda: dict(DEFAULT_STATUS_OBJECTIVES),
+        description=(
+            "Objective per non-final status, JSON with ISO 8601 durations or seconds, e.g. "
+            'STATUS_OBJECTIVES=\'{"CUSTOMS_HELD": "PT2H"}\'; statuses not named keep their default'
+        ),
+    )
+
+    @field_validator("status_objectives", mode="after")
+    @classmethod
+    def _over_defaults(cls, objectives: dict[OrderStatus, timedelta]) -> dict:
+        return {**DEFAULT_STATUS_OBJECTIVES, **objectives}

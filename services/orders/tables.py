@@ -21,6 +21,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.orders.domain import FINAL_STATUSES, OrderStatus
+
+IN_FLIGHT_STATUSES = tuple(status for status in OrderStatus if status not in FINAL_STATUSES)
+# As SQL, for the predicate of the partial index and of the queries that must match it.
+IN_FLIGHT_SQL = ", ".join(f"'{status.value}'" for status in IN_FLIGHT_STATUSES)
+
 
 class Base(DeclarativeBase):
     pass
@@ -53,7 +59,16 @@ class ApiKey(Base):
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_partner_page", "partner_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_orders_partner_page", "partner_id", "created_at", "id"),
+        # Only orders in flight: what the metrics sampler counts every 15 s (saga_metrics).
+        Index(
+            "ix_orders_in_flight",
+            "status",
+            "status_changed_at",
+            postgresql_where=text(f"status IN ({IN_FLIGHT_SQL})"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"))
@@ -66,6 +81,10 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     cancellation_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancellation_reason: Mapped[str | None] = mapped_column(String(500))
+    # When the order entered its status, and passed its last milestone (authorized, cleared,
+    # shipped, delivered); None: not since placement (created_at). For saga_metrics.
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    milestone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     # Neither loads by itself: the consumer path must not read a timeline or a partner per
     # event, so whoever needs them says so (`selectinload`, `joinedload`).

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.messaging.kafka import client_id
 from shared.messaging.tables import inbox, outbox
-from shared.metrics import EVENTS_PUBLISHED, OUTBOX_LAG_SECONDS
+from shared.metrics import EVENTS_PUBLISHED
 from shared.settings import ServiceSettings
 from shared.telemetry import (
     EVENT_TYPE_HEADER,
@@ -57,8 +57,8 @@ CONTENT_TYPE = ("content-type", b"application/cloudevents+json; charset=utf-8")
 
 BUCKET_OF = f"mod(hashtext(partition_key) & 2147483647, {OUTBOX_BUCKETS})"
 PENDING = text(
-    "SELECT position, event_id, topic, partition_key, event_type, payload, trace_context, "
-    f"created_at FROM outbox WHERE {BUCKET_OF} = ANY(CAST(:buckets AS int[])) "
+    "SELECT position, event_id, topic, partition_key, event_type, payload, trace_context "
+    f"FROM outbox WHERE {BUCKET_OF} = ANY(CAST(:buckets AS int[])) "
     "ORDER BY position LIMIT :limit"
 ).columns(
     *(
@@ -71,7 +71,6 @@ PENDING = text(
             "event_type",
             "payload",
             "trace_context",
-            "created_at",
         )
     )
 )
@@ -179,8 +178,6 @@ class OutboxRelay:
             return 0
         await asyncio.gather(*[await self._send(row) for row in rows])
         await connection.execute(PUBLISHED, {"positions": [row.position for row in rows]})
-        lag = datetime.now(UTC) - rows[0].created_at
-        OUTBOX_LAG_SECONDS.labels(self._settings.service_name).set(lag.total_seconds())
         EVENTS_PUBLISHED.labels(self._settings.service_name).inc(len(rows))
         return len(rows)
 

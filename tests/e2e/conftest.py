@@ -82,6 +82,8 @@ def stack() -> Iterator[devstack.Stack]:
         "OIDC_JWKS_FILE": str(OIDC_JWKS),
         # The dead-letter gauges catch up within seconds, for the tests that read them.
         "DEAD_LETTER_WATCH_SECONDS": "2",
+        # The metrics sampler too (outbox, lag, statuses), for tests/e2e/test_metrics.py.
+        "METRICS_SAMPLE_SECONDS": "1",
         # Shipments move only when a test scans them.
         "HUB_CLOCK_FACTOR": "0",
         # Short enough for the expiry test to watch an authorization lapse, long enough for
