@@ -80,3 +80,6 @@ install_go_tool() {  # name module@version
 }
 install_go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
 install_go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
+# promtool checks and unit-tests the Prometheus rules of deploy/observability (make test).
+# The first build takes about 12 minutes on 2 busy cores; later ones reuse Go's build cache.
+install_go_tool promtool github.com/prometheus/prometheus/cmd/promtool@v0.316.0
