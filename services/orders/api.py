@@ -25,7 +25,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import joinedload, selectinload
 
 from services.orders.domain import CancellationRefused, OrderStatus, check_cancellable
-from services.orders.partner_auth import PartnerIdDep
+from services.orders.key_api import router as key_router
+from services.orders.partner_auth import PartnerIdDep, PartnerRoute
 from services.orders.saga_metrics import ORDERS_ENTERED_STATUS
 from services.orders.schemas import (
     CancelRequest,
@@ -41,7 +42,10 @@ from shared.events import OrderCancellationRequested, OrderDetails, OrderPlaced
 from shared.problems import PROBLEM_RESPONSES, ProblemError
 from shared.service import UnitOfWorkDep
 
-router = APIRouter(prefix="/v1", tags=["orders"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["orders"], responses=PROBLEM_RESPONSES, route_class=PartnerRoute
+)
+
 
 def _json(
     model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None
@@ -354,3 +358,4 @@ async def list_orders(
 
 
 router.include_router(webhook_router)
+router.include_router(key_router)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from services.orders.api import router
 from services.orders.handlers import HANDLERS, SUBSCRIPTIONS, prefetch
+from services.orders.partner_auth import partner_keys
+from services.orders.partners import partner_upkeep_job
 from services.orders.saga_metrics import probes
 from services.orders.settings import OrdersSettings
 from services.orders.webhooks import webhook_delivery_job
@@ -28,6 +30,6 @@ app = create_service_app(
     subscriptions=SUBSCRIPTIONS,
     handlers=HANDLERS,
     prefetch=prefetch,
-    background_jobs=[webhook_delivery_job(settings)],
+    background_jobs=[webhook_delivery_job(settings), partner_upkeep_job(partner_keys, settings)],
     probes=probes(settings),
 )

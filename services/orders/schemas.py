@@ -46,4 +46,3 @@ class OrderPage(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page"
     )
-

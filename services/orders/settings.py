@@ -5,6 +5,7 @@ from datetime import timedelta
 from pydantic import Field, field_validator
 
 from services.orders.domain import OrderStatus
+from services.orders.rate_limits import DEFAULT_QUOTA
 from shared.settings import ServiceSettings, local_database_url
 
 # How long an order may stay in each non-final status before it counts as stuck
@@ -52,6 +53,15 @@ class OrdersSettings(ServiceSettings):
     )
     webhook_poll_seconds: float = Field(
         default=0.2, gt=0, description="How often due deliveries are looked for"
+    )
+    partner_rate_per_second: int = Field(
+        default=DEFAULT_QUOTA.rate,
+        ge=1,
+        description="Requests per second a partner's keys may send, unless the partner has a "
+        "quota of its own (cli set-rate-limit); enforced across all replicas together",
+    )
+    partner_rate_burst: int = Field(
+        default=DEFAULT_QUOTA.burst, ge=1, description="Requests a partner may send at once"
     )
     status_objectives: dict[OrderStatus, timedelta] = Field(
         default_factory=lambda: dict(DEFAULT_STATUS_OBJECTIVES),

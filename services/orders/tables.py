@@ -44,17 +44,32 @@ class Partner(Base):
     )
     # Set when the endpoint was disabled after failing too long, cleared when re-enabled.
     webhook_notice: Mapped[str | None] = mapped_column(String(500))
+    # The partner's quota; None: the service's default (`partner_rate_*` settings).
+    rate_limit_per_second: Mapped[int | None]
+    rate_limit_burst: Mapped[int | None]
 
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"))
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Written at most once a minute per key and replica, by the upkeep job (partners.py).
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OrdersReplica(Base):
+    """A running orders process, by its heartbeat: the rate limiter splits each quota
+    between the live ones."""
+
+    __tablename__ = "orders_replicas"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Order(Base):

@@ -19,14 +19,14 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field, HttpUrl, model_validator
 from sqlalchemy import ColumnElement, select, tuple_, update
 
-from services.orders.partner_auth import PartnerIdDep
+from services.orders.partner_auth import PartnerIdDep, PartnerRoute
 from services.orders.settings import OrdersSettings
 from services.orders.tables import Partner, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from services.orders.webhooks import PENDING, new_secret, requeue
 from shared.problems import ProblemError
 from shared.service import UnitOfWorkDep, runtime_of
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], route_class=PartnerRoute)
 
 MAX_SECRET_OVERLAP = timedelta(days=7)
 

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
-from services.orders.partners import KEY_CACHE_SECONDS, PartnerKeys, hash_key
+from services.orders.partners import (
+    KEY_CACHE_SECONDS,
+    LAST_USED_RESOLUTION,
+    PartnerKeys,
+    hash_key,
+)
+from services.orders.rate_limits import DEFAULT_QUOTA, Quota
 
 
 class Clock:
@@ -18,18 +25,35 @@ class Clock:
 class ApiKeysTable:
     """Stands in for the session: answers the key lookup from a dict of unrevoked keys."""
 
-    def __init__(self, partners: dict[str, uuid.UUID]) -> None:
+    def __init__(self, partners: dict[str, uuid.UUID], quota: tuple[int, int] | None = None):
         self.partners = partners
+        self.quota = quota or (None, None)
+        self.key_ids = {key: uuid.uuid4() for key in partners}
         self.lookups = 0
 
-    async def scalar(self, statement):
+    async def execute(self, statement, parameters):
         self.lookups += 1
-        # The key hash is the lookup's only parameter (`revoked_at IS NULL` has none).
-        [key_hash] = statement.compile().params.values()
+        return self.Result(self._row(parameters["key_hash"]))
+
+    def _row(self, key_hash: str) -> SimpleNamespace | None:
         for key, partner_id in self.partners.items():
             if hash_key(key) == key_hash:
-                return partner_id
+                key_id = self.key_ids.setdefault(key, uuid.uuid4())
+                rate, burst = self.quota
+                return SimpleNamespace(
+                    id=key_id,
+                    partner_id=partner_id,
+                    rate_limit_per_second=rate,
+                    rate_limit_burst=burst,
+                )
         return None
+
+    class Result:
+        def __init__(self, row: SimpleNamespace | None) -> None:
+            self._row = row
+
+        def first(self) -> SimpleNamespace | None:
+            return self._row
 
 
 async def test_a_known_key_is_looked_up_once_within_the_ttl():
@@ -85,3 +109,40 @@ async def test_the_key_looked_up_longest_ago_is_forgotten_first():
     assert table.lookups == 3, "recently used: still remembered"
     await keys.partner_id(table, "ehub_sk_1")
     assert table.lookups == 4, "used longest ago: forgotten"
+
+
+async def test_a_key_revoked_here_is_refused_at_once():
+    partner_id = uuid.uuid4()
+    table, clock = ApiKeysTable({"ehub_sk_a": partner_id}), Clock()
+    keys = PartnerKeys(clock=clock)
+    grant = await keys.grant(table, "ehub_sk_a")
+
+    del table.partners["ehub_sk_a"]
+    keys.forget(grant.key_id)
+
+    assert await keys.partner_id(table, "ehub_sk_a") is None
+
+
+async def test_a_key_grants_its_partners_quota_or_the_default():
+    own = ApiKeysTable({"ehub_sk_a": uuid.uuid4()}, quota=(5, 10))
+    other = ApiKeysTable({"ehub_sk_b": uuid.uuid4()})
+    keys = PartnerKeys(clock=Clock())
+
+    assert (await keys.grant(own, "ehub_sk_a")).quota == Quota(5, 10)
+    assert (await keys.grant(other, "ehub_sk_b")).quota == DEFAULT_QUOTA
+
+
+async def test_a_keys_last_use_is_noted_at_most_once_per_resolution():
+    table, clock = ApiKeysTable({"ehub_sk_a": uuid.uuid4()}), Clock()
+    keys = PartnerKeys(clock=clock)
+    grant = await keys.grant(table, "ehub_sk_a")
+    assert set(keys.used) == {grant.key_id}
+    keys.used.clear()  # the upkeep job wrote it
+
+    clock.now += LAST_USED_RESOLUTION / 2
+    await keys.grant(table, "ehub_sk_a")
+    assert keys.used == {}, "used again within the minute: nothing more to write"
+
+    clock.now += LAST_USED_RESOLUTION / 2
+    await keys.grant(table, "ehub_sk_a")
+    assert set(keys.used) == {grant.key_id}
