@@ -12,8 +12,20 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from shared.fields import (
+    MAX_MONEY,
+    CountryCode,
+    Email,
+    HsCode,
+    Line,
+    MoneyString,
+    Paragraph,
+    Quantity,
+    decimal_string,
+)
 from shared.money import SUPPORTED_CURRENCIES
 
 SPEC_VERSION = "1.0"
@@ -52,11 +64,11 @@ def _currency(value: str) -> str:
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 CurrencyCode = Annotated[str, AfterValidator(_currency)]
-CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
-HsCode = Annotated[
-    str, Field(pattern=r"^\d{6,10}$", description="HS (6) / CN (8) / TARIC (10) code")
-]
+# What services compute and exchange (duties on top of an order's total, say): a Numeric(18, 4).
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+# A unit's weight, and the most an order may weigh (its parcel's Numeric(12, 3) holds it).
+WeightString = decimal_string(4, 3, positive=True)
+MAX_ORDER_WEIGHT_KG = Decimal(100_000)
 
 
 def utcnow() -> datetime:
@@ -78,11 +90,11 @@ class MoneyAmount(Contract):
 
 
 class Address(Contract):
-    line1: str = Field(min_length=1, max_length=200)
-    line2: str | None = Field(default=None, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
-    postal_code: str = Field(min_length=1, max_length=20)
-    region: str | None = Field(default=None, max_length=100)
+    line1: Line = Field(min_length=1, max_length=200)
+    line2: Line | None = Field(default=None, max_length=200)
+    city: Line = Field(min_length=1, max_length=100)
+    postal_code: Line = Field(min_length=1, max_length=20)
+    region: Line | None = Field(default=None, max_length=100)
     country: CountryCode
 
 
@@ -90,29 +102,29 @@ class IdentityDocument(Contract):
     """Buyer identity required by China's cross-border retail import (name + ID number)."""
 
     document_type: Literal["CN_RESIDENT_ID", "PASSPORT"]
-    number: str = Field(min_length=5, max_length=32)
+    number: Line = Field(min_length=5, max_length=32)
 
 
 class Buyer(Contract):
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    name: Line = Field(min_length=1, max_length=200)
+    email: Email
     address: Address
     identity: IdentityDocument | None = None
 
 
 class Seller(Contract):
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     country: CountryCode
-    ioss_number: str | None = Field(default=None, pattern=r"^IM\d{10}$")
+    ioss_number: str | None = Field(default=None, pattern=r"^IM[0-9]{10}$")
 
 
 class OrderItem(Contract):
-    sku: str = Field(min_length=1, max_length=64)
-    description: str = Field(min_length=3, max_length=500)
+    sku: Line = Field(min_length=1, max_length=64)
+    description: Paragraph = Field(min_length=3, max_length=500)
     hs_code: HsCode
-    quantity: int = Field(ge=1, le=10_000)
-    unit_price: Amount
-    weight_kg: Annotated[Decimal, Field(gt=0, max_digits=10, decimal_places=3)]
+    quantity: Quantity
+    unit_price: MoneyString
+    weight_kg: WeightString
     origin_country: CountryCode
     # Net content of one unit and its unit: China taxes high-end cosmetics per ml or g, or per
     # piece or sheet (财税〔2016〕103号); without it a cosmetic is held for the data.
@@ -129,22 +141,49 @@ class LogisticsDocument(Contract):
 
 
 class PaymentInstruction(Contract):
-    token: str = Field(min_length=3, max_length=100)
-    payer_name: str | None = Field(default=None, max_length=200)
+    token: Line = Field(min_length=3, max_length=100)
+    payer_name: Line | None = Field(default=None, max_length=200)
 
 
 class OrderDetails(Contract):
-    """What an order is: shared by the partner API and the OrderPlaced event."""
+    """What an order is: shared by the partner API and the OrderPlaced event.
 
-    partner_reference: str = Field(min_length=1, max_length=100)
+    Its total (goods, shipping and insurance) is at most 999999999.9999 in its currency, and
+    its items weigh at most 100000 kg together.
+    """
+
+    partner_reference: Line = Field(min_length=1, max_length=100)
     buyer: Buyer
     seller: Seller
     items: list[OrderItem] = Field(min_length=1, max_length=200)
     currency: CurrencyCode
-    shipping_cost: Amount
-    insurance_cost: Amount
+    shipping_cost: MoneyString
+    insurance_cost: MoneyString
     payment: PaymentInstruction
     logistics_document: LogisticsDocument | None = None
+
+    @field_validator("items")
+    @classmethod
+    def _bounded_items(cls, items: list[OrderItem]) -> list[OrderItem]:
+        if sum(item.unit_price * item.quantity for item in items) > MAX_MONEY:
+            raise PydanticCustomError(
+                "order_too_large", "the goods total more than {maximum}", {"maximum": MAX_MONEY}
+            )
+        if sum(item.weight_kg * item.quantity for item in items) > MAX_ORDER_WEIGHT_KG:
+            raise PydanticCustomError(
+                "order_too_heavy",
+                "the items weigh more than {maximum} kg together",
+                {"maximum": MAX_ORDER_WEIGHT_KG},
+            )
+        return items
+
+    @model_validator(mode="after")
+    def _bounded_total(self) -> OrderDetails:
+        if self.order_total > MAX_MONEY:
+            raise PydanticCustomError(
+                "order_too_large", "the order totals more than {maximum}", {"maximum": MAX_MONEY}
+            )
+        return self
 
     @property
     def goods_total(self) -> Decimal:

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import create_engine, database_reachable, session_factory
 from shared.events import Event
+from shared.fields import Paragraph
 from shared.logging import configure_logging
 from shared.messaging.consumer import EventConsumer, Handler, Prefetch
 from shared.messaging.dead_letters import (
@@ -443,7 +444,7 @@ class ReplayRequest(BaseModel):
 
 class DiscardRequest(BaseModel):
     ids: LetterIds
-    reason: str = Field(min_length=3, max_length=500, examples=["order cancelled meanwhile"])
+    reason: Paragraph = Field(min_length=3, max_length=500, examples=["order cancelled meanwhile"])
 
 
 def runtime_of(request: Request) -> ServiceRuntime:

@@ -25,6 +25,7 @@ from services.customs.handlers import (
 from services.customs.reference.cache import ReferenceCache
 from services.customs.tables import Decision, Declaration
 from shared.events import CustomsRejected, DutiesAndTaxes, MoneyAmount
+from shared.fields import MoneyString, Paragraph
 from shared.operators import Operator, Role
 from shared.problems import PROBLEM_RESPONSES, ProblemError
 from shared.service import UnitOfWorkDep, require_role
@@ -69,21 +70,20 @@ class DeclarationPage(BaseModel):
 
 
 class ReleaseRequest(BaseModel):
-    reason: str = Field(min_length=3, max_length=500)
-    duty: Decimal | None = Field(
-        default=None, ge=0, description="Order-currency duty, required when the rules computed none"
+    reason: Paragraph = Field(min_length=3, max_length=500)
+    duty: MoneyString | None = Field(
+        default=None, description="Order-currency duty, required when the rules computed none"
     )
-    vat: Decimal | None = Field(default=None, ge=0)
-    other_taxes: Decimal | None = Field(
+    vat: MoneyString | None = Field(default=None)
+    other_taxes: MoneyString | None = Field(
         default=None,
-        ge=0,
         description="Order-currency consumption tax (China) or other taxes the officer "
         "assessed; 0 when not given",
     )
 
 
 class RejectRequest(BaseModel):
-    reason: str = Field(min_length=3, max_length=500)
+    reason: Paragraph = Field(min_length=3, max_length=500)
 
 
 async def _declaration(uow: UnitOfWorkDep, key: uuid.UUID, *, lock: bool = False) -> Declaration:

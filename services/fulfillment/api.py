@@ -19,6 +19,7 @@ from services.fulfillment.hub import record_scan
 from services.fulfillment.repository import ShipmentRepository
 from services.fulfillment.tables import Parcel, ShipmentRecord
 from shared.events import utcnow
+from shared.fields import Line, Paragraph
 from shared.operators import Operator, Role
 from shared.problems import PROBLEM_RESPONSES, ProblemError
 from shared.service import UnitOfWorkDep, require_role
@@ -43,8 +44,8 @@ class ScanRequest(BaseModel):
     at: AwareDatetime | None = Field(
         default=None, description="When the scan happened; now when left out. Never ahead of now"
     )
-    location: str | None = Field(default=None, min_length=1, max_length=100, examples=["BRU"])
-    reason: str | None = Field(
+    location: Line | None = Field(default=None, min_length=1, max_length=100, examples=["BRU"])
+    reason: Paragraph | None = Field(
         default=None,
         min_length=1,
         max_length=500,

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from shared.fields import Paragraph
+
 
 class Totals(BaseModel):
     goods: Decimal
@@ -38,7 +40,7 @@ class OrderResponse(BaseModel):
 
 
 class CancelRequest(BaseModel):
-    reason: str = Field(min_length=3, max_length=500, examples=["buyer changed their mind"])
+    reason: Paragraph = Field(min_length=3, max_length=500, examples=["buyer changed their mind"])
 
 
 class OrderPage(BaseModel):
