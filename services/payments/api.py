@@ -7,14 +7,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.payments.domain.errors import PaymentsDomainError
+from services.payments.domain.gateway import GatewayOutcome
 from services.payments.repository import WITH_OPERATIONS
-from services.payments.service import PaymentDeclinedByGateway, Payments
-from services.payments.tables import PaymentRecord
+from services.payments.service import Payments
+from services.payments.tables import PaymentRecord, RefundIntent
+from shared.fields import Paragraph, PositiveMoneyString
 from shared.operators import Operator, Role
 from shared.problems import PROBLEM_RESPONSES, ProblemError
 from shared.service import UnitOfWorkDep, require_role
@@ -47,8 +49,26 @@ class PaymentOut(BaseModel):
 
 
 class RefundRequest(BaseModel):
-    amount: Decimal = Field(gt=0, max_digits=14, decimal_places=4, examples=["10.00"])
-    reason: str = Field(min_length=3, max_length=500)
+    amount: PositiveMoneyString = Field(examples=["10.00"])
+    reason: Paragraph = Field(min_length=3, max_length=500)
+
+
+class RefundIntentOut(BaseModel):
+    id: uuid.UUID
+    amount: Decimal
+    idempotency_key: str
+    requested_by: str
+    requested_at: datetime
+    outcome: str | None = Field(
+        description="APPROVED or DECLINED; null while the processor has not answered (the "
+        "recovery job asks it again with the same key)"
+    )
+    outcome_reason: str | None
+    settled_at: datetime | None
+
+
+class RefundOut(PaymentOut):
+    refund: RefundIntentOut = Field(description="This refund request and what became of it")
 
 
 def _out(record: PaymentRecord) -> PaymentOut:
@@ -81,22 +101,53 @@ async def get_payment(payment_id: uuid.UUID, _: Finance, uow: UnitOfWorkDep) -> 
 
 @router.post(
     "/payments/{payment_id}/refunds",
-    response_model=PaymentOut,
+    response_model=RefundOut,
     status_code=201,
     summary="Refund part or all of what was captured",
-    description="Never more than captured minus earlier refunds, also under concurrent requests.",
+    description=(
+        "Never more than captured minus earlier and pending refunds, also under concurrent "
+        "requests. The request is committed with its idempotency key before the processor is "
+        "asked: 201 when it approved, 402 when it declined, 202 while it does not answer (the "
+        "refund is settled later, asking it again with the same key)."
+    ),
+    responses={202: {"model": RefundOut, "description": "The processor has not answered yet"}},
 )
 async def refund(
-    payment_id: uuid.UUID, body: RefundRequest, request: Request, _: Finance, uow: UnitOfWorkDep
-) -> PaymentOut:
+    payment_id: uuid.UUID,
+    body: RefundRequest,
+    request: Request,
+    operator: Finance,
+    uow: UnitOfWorkDep,
+    response: Response,
+) -> RefundOut:
     payments: Payments = request.app.state.payments
     try:
-        refunded = await payments.refund(uow, payment_id, body.amount, body.reason)
+        intent = await payments.request_refund(
+            uow, payment_id, body.amount, body.reason, operator.name
+        )
     except PaymentsDomainError as refusal:
         raise ProblemError(409, "refund-refused", str(refusal)) from None
-    except PaymentDeclinedByGateway as declined:
-        raise ProblemError(402, "refund-declined", f"The processor declined: {declined}") from None
-    if refunded is None:
+    if intent is None:
         raise ProblemError(404, "payment-not-found", f"No payment {payment_id}")
+    # Durable before the processor hears of it: a crash from here on leaves a pending intent
+    # that the recovery job settles with the same key, never a refund paid out unrecorded.
     await uow.commit()
-    return _out(await _record(uow, payment_id))
+    settled = await payments.settle_refund(uow, intent.id)
+    await uow.commit()
+    return _refund_out(await _record(uow, payment_id), settled or intent, response)
+
+
+def _refund_out(record: PaymentRecord, intent: RefundIntent, response: Response) -> RefundOut:
+    if intent.outcome == GatewayOutcome.DECLINED:
+        raise ProblemError(
+            402,
+            "refund-declined",
+            f"The processor declined: {intent.outcome_reason}",
+            refund_id=str(intent.id),
+        )
+    if intent.outcome is None:
+        response.status_code = 202
+    return RefundOut(
+        **_out(record).model_dump(),
+        refund=RefundIntentOut.model_validate(intent, from_attributes=True),
+    )

@@ -7,9 +7,10 @@ from pathlib import Path
 from services.payments.api import router
 from services.payments.expiry import expiry_job
 from services.payments.handlers import SUBSCRIPTIONS, build_handlers, build_prefetch
+from services.payments.refund_intents import refund_recovery_job
 from services.payments.service import Payments
 from services.payments.settings import PaymentsSettings
-from shared.service import create_service_app
+from shared.service import admin_app_of, create_service_app
 
 settings = PaymentsSettings()
 payments = Payments(settings)
@@ -26,6 +27,11 @@ app = create_service_app(
     subscriptions=SUBSCRIPTIONS,
     handlers=build_handlers(payments),
     prefetch=build_prefetch(payments),
-    background_jobs=[expiry_job(payments, settings), payments.rates.watch],
+    background_jobs=[
+        expiry_job(payments, settings),
+        refund_recovery_job(payments, settings),
+        payments.rates.watch,
+    ],
 )
-app.state.payments = payments
+# The refund route is an operator route, served by the admin app.
+app.state.payments = admin_app_of(app).state.payments = payments

@@ -16,25 +16,30 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.payments.domain.amounts import (
     Capture,
     amount_to_authorize,
     capture_decision,
 )
-from services.payments.domain.errors import ExchangeRateUnavailable
+from services.payments.domain.errors import AmountExceedsAvailable, ExchangeRateUnavailable
 from services.payments.domain.gateway import GatewayOutcome, GatewayRequest, GatewayResponse
 from services.payments.domain.payment import (
     GatewayOperation,
     Payment,
     PaymentStatus,
     idempotency_key,
+    refund_request_key,
 )
 from services.payments.domain.retry import RetryPolicy
 from services.payments.gateway_client import GatewayClient
 from services.payments.reference import ReportingRates
+from services.payments.refund_intents import RefundIntents
 from services.payments.repository import PaymentRepository
 from services.payments.sandbox_store import StoredSandbox, load_memory
 from services.payments.settings import PaymentsSettings
+from services.payments.tables import RefundIntent
 from shared.events import (
     DutiesAndTaxes,
     ExchangeRateUsed,
@@ -312,16 +317,92 @@ class Payments:
         elif payment.refundable_amount.amount > 0:
             await self._refund(uow, payments, payment, payment.refundable_amount, reason)
 
-    async def refund(
-        self, uow: UnitOfWork, payment_id: uuid.UUID, amount: Decimal, reason: str
-    ) -> Payment | None:
-        """An operator's refund; the payment row lock serialises concurrent requests."""
+    async def request_refund(
+        self,
+        uow: UnitOfWork,
+        payment_id: uuid.UUID,
+        amount: Decimal,
+        reason: str,
+        requested_by: str,
+    ) -> RefundIntent | None:
+        """An operator's refund as an intent, for the caller to commit before the processor is
+        asked (`settle_refund`). The payment row lock serialises concurrent requests, and what
+        pending intents will refund counts as refunded already."""
         payments = PaymentRepository(uow.session)
         payment = await payments.get(payment_id)
         if payment is None:
             return None
-        await self._refund(uow, payments, payment, Money(amount, payment.currency), reason)
-        return payment
+        intents = RefundIntents(uow.session)
+        refund = payment.check_refundable(Money(amount, payment.currency))
+        pending = await intents.pending_total(payment_id)
+        if refund.amount + pending > payment.refundable_amount.amount:
+            raise AmountExceedsAvailable(
+                f"payment {payment_id}: cannot refund {refund}, only "
+                f"{payment.refundable_amount.amount - pending} {payment.currency} remains "
+                f"once the {pending} {payment.currency} being refunded is"
+            )
+        intent_id = uuid.uuid4()
+        return intents.add(
+            payment_id,
+            intent_id,
+            refund_request_key(payment_id, intent_id),
+            refund.amount,
+            reason,
+            requested_by,
+            now(),
+        )
+
+    async def settle_refund(self, uow: UnitOfWork, intent_id: uuid.UUID) -> RefundIntent | None:
+        """Ask the processor for a committed intent's refund with its key and record the answer
+        (in the caller's unit of work). A transient failure leaves it pending for the recovery
+        job; so does an intent another transaction is settling (returned unchanged)."""
+        intents = RefundIntents(uow.session)
+        payment_id = await intents.payment_of(intent_id)
+        if payment_id is None:
+            return None
+        payments = PaymentRepository(uow.session)
+        payment = await payments.get(payment_id)
+        intent = await intents.lock(intent_id)
+        if payment is None or intent is None or intent.outcome is not None:
+            return intent
+        amount = Money(intent.amount, payment.currency)
+        response = await self._ask_processor(
+            uow,
+            GatewayRequest(
+                GatewayOperation.REFUND,
+                intent.idempotency_key,
+                payments.token_of(payment),
+                amount,
+                authorization_reference=payments.authorization_reference_of(payment),
+            ),
+        )
+        if response.is_transient:
+            return intent
+        intent.outcome = response.outcome.value
+        intent.settled_at = now()
+        if response.outcome is not GatewayOutcome.APPROVED:
+            intent.outcome_reason = (response.reason or "refund declined")[:200]
+            return intent
+        refunded = payment.refund(
+            amount, now(), intent.reason, idempotency_key=intent.idempotency_key
+        )
+        payments.save(payment, response.gateway_reference)
+        await uow.emit(
+            PaymentRefunded(
+                order_id=payment.order_id,
+                payment_id=payment.payment_id,
+                amount=as_amount(refunded),
+                reason=intent.reason,
+            )
+        )
+        return intent
+
+    async def _ask_processor(self, uow: UnitOfWork, request: GatewayRequest) -> GatewayResponse:
+        """The processor's answer, given on its side: what the sandbox learns is committed in
+        its own transaction, as a real processor's memory outlives our rollback or crash."""
+        async with AsyncSession(uow.session.bind) as processor, processor.begin():
+            gateway = GatewayClient(StoredSandbox(processor).submit, self._policy, self._jitter)
+            return await gateway.submit(request)
 
     async def _refund(
         self,

@@ -18,6 +18,12 @@ class PaymentsSettings(ServiceSettings):
     expiry_check_interval_seconds: float = 30.0
     gateway_max_attempts: int = 4
     gateway_base_delay_seconds: float = 0.2
+    refund_recovery_grace_seconds: float = Field(
+        default=5.0,
+        description="A refund intent pending this long is one a crash left: the recovery job "
+        "asks the processor again with its key",
+    )
+    refund_recovery_interval_seconds: float = 2.0
     ecb_rates_file: Path = Field(
         default=SHIPPED_ECB_FILE,
         description="The ECB's eurofxref-hist file `python -m services.payments.reference load "

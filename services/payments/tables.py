@@ -8,7 +8,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, Numeric, String, UniqueConstraint, func
+from sqlalchemy import (
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -59,6 +69,30 @@ class OperationRecord(Base):
     gateway_reference: Mapped[str | None] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(String(500))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RefundIntent(Base):
+    """An operator's refund, committed with its idempotency key before the processor is asked,
+    then settled with the processor's answer (`outcome`); a pending one after a crash is
+    settled by `refund_recovery`, which asks the processor again with the same key."""
+
+    __tablename__ = "refund_intents"
+    __table_args__ = (
+        Index(
+            "ix_refund_intents_pending", "requested_at", postgresql_where=text("outcome IS NULL")
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    reason: Mapped[str] = mapped_column(String(500))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    outcome_reason: Mapped[str | None] = mapped_column(String(200))
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SandboxMemory(Base):

@@ -105,6 +105,15 @@ def idempotency_key(payment_id: uuid.UUID, operation: GatewayOperation, sequence
     return key
 
 
+def refund_request_key(payment_id: uuid.UUID, request_id: uuid.UUID) -> str:
+    """The key of an operator's refund, fixed when the request is committed as an intent.
+
+    Not positional: other operations may be recorded while the intent waits for the
+    processor, and the refund is recorded under the key the processor was asked with.
+    """
+    return f"payment:{payment_id}:{GatewayOperation.REFUND.value}:request:{request_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentOperation:
     kind: OperationKind
@@ -254,11 +263,21 @@ class Payment:
             )
         return refunded
 
-    def refund(self, amount: Money, at: datetime, reason: str | None = None) -> Money:
-        """Refund part or all of what remains captured; returns the amount refunded."""
+    def refund(
+        self,
+        amount: Money,
+        at: datetime,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Money:
+        """Refund part or all of what remains captured; returns the amount refunded.
+
+        `idempotency_key` is the key the processor was asked with when it is not this
+        operation's positional key (an operator's refund: `refund_request_key`).
+        """
         refunded = self.check_refundable(amount)
         at = self._next_moment(at)
-        key = self.next_idempotency_key(GatewayOperation.REFUND)
+        key = idempotency_key or self.next_idempotency_key(GatewayOperation.REFUND)
         self.refunded_amount = self.refunded_amount + refunded
         self._append(OperationKind.REFUND, refunded, key, at, reason)
         fully_refunded = self.refunded_amount.amount == self.captured_amount.amount
