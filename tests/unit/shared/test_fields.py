@@ -161,7 +161,7 @@ def test_countries_come_from_the_iso_list(code):
 def test_the_iso_list_has_every_assigned_code_and_no_others():
     assert {"BE", "CN", "DE", "GB", "US", "SS", "CW"} <= COUNTRIES
     assert len(COUNTRIES) == 249
-    assert TypeAdapter(CountryCode).json_schema()["enum"] == sorted(COUNTRIES)
+    assert TypeAdapter(CountryCode).json_schema()["pattern"] == "^[A-Z]{2}$"
 
 
 @pytest.mark.parametrize(
