@@ -26,7 +26,7 @@ from aiokafka.structs import ConsumerRecord
 
 from shared.events import dead_letter_resolutions_topic, dead_letter_topic
 from shared.messaging.kafka import connection_options, reliable_producer
-from shared.metrics import DEAD_LETTER_OLDEST_NEW_AGE, DEAD_LETTERS
+from shared.metrics import DEAD_LETTER_OLDEST_NEW_AGE, DEAD_LETTER_WATCHED_AT, DEAD_LETTERS
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -249,6 +249,7 @@ def record_gauges(settings: ServiceSettings, letters: list[DeadLetter], now: dat
     now_ms = now.timestamp() * 1000
     oldest_ms = min(waiting, default=now_ms)
     DEAD_LETTER_OLDEST_NEW_AGE.labels(service).set(max(now_ms - oldest_ms, 0.0) / 1000)
+    DEAD_LETTER_WATCHED_AT.labels(service).set(now.timestamp())
 
 
 async def watch_dead_letters(settings: ServiceSettings) -> None:

@@ -30,7 +30,7 @@ from opentelemetry import trace
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.messaging.kafka import client_id
+from shared.messaging.kafka import DEAD_LETTER_RETENTION_MS, client_id
 from shared.messaging.tables import inbox, outbox
 from shared.metrics import EVENTS_PUBLISHED
 from shared.settings import ServiceSettings
@@ -52,7 +52,9 @@ OUTBOX_BUCKETS = 6
 BUCKET_LOCK = 0x0E4B0B0C
 PRESENCE_LOCK = 0x0E4B0B0D
 REBALANCE_SECONDS = 1.0
-INBOX_RETENTION = timedelta(days=14)
+# Longer than a dead letter lives: a replay reaches every group of its topic, and those that
+# handled the event long ago must still recognise it (docs/dead-letters.md).
+INBOX_RETENTION = timedelta(milliseconds=DEAD_LETTER_RETENTION_MS) + timedelta(days=7)
 CONTENT_TYPE = ("content-type", b"application/cloudevents+json; charset=utf-8")
 
 BUCKET_OF = f"mod(hashtext(partition_key) & 2147483647, {OUTBOX_BUCKETS})"
@@ -257,7 +259,8 @@ class OutboxRelay:
         """Forget processed inbox ids once they can matter no more.
 
         An inbox id guards against redelivery, which cannot come later than the topic's
-        retention (7 days); it is kept twice as long.
+        retention (7 days), and against a dead letter's replay, which cannot come later than
+        the dead-letter topic's (30 days); it is kept a week longer.
         """
         async with self._engine.begin() as connection:
             await connection.execute(

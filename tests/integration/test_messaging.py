@@ -266,14 +266,21 @@ async def test_history_older_than_its_use_is_purged(
             sa.update(outbox).values(published_at=sa.func.now() - sa.text("interval '8 days'"))
         )
         await uow.session.execute(
-            sa.update(inbox).values(processed_at=sa.func.now() - sa.text("interval '15 days'"))
+            sa.update(inbox).values(processed_at=sa.func.now() - sa.text("interval '38 days'"))
         )
         await uow.commit()
 
+    # A dead letter may be replayed up to 30 days on: the groups that handled its event then
+    # must still know its id.
     recent = uuid.uuid4()
     async with units_of_work() as uow:
         await uow.session.execute(
-            sa.insert(inbox).values(event_id=recent, consumer_group="g", event_type="t")
+            sa.insert(inbox).values(
+                event_id=recent,
+                consumer_group="g",
+                event_type="t",
+                processed_at=sa.func.now() - sa.text("interval '31 days'"),
+            )
         )
         await uow.commit()
 
