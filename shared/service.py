@@ -244,7 +244,10 @@ def create_service_app(
         served.add_middleware(RequestLatency, service=settings.service_name, listener=listener)
         for router in served_routers:
             served.include_router(router)
-        FastAPIInstrumentor.instrument_app(served, excluded_urls="healthz,readyz,metrics")
+        # One span per request: the ASGI messages' own send/receive spans say nothing more.
+        FastAPIInstrumentor.instrument_app(
+            served, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+        )
     admin.state.operators = operator_authenticator(settings)
     app.state.admin_app = admin
     return app
