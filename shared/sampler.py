@@ -7,8 +7,10 @@ statements on the service's own database or a few Kafka admin requests, never a 
 event. Every service samples its outbox and its consumer group's lag; a service adds probes
 of its own (orders: statuses, stuck orders, webhooks) through `create_service_app(probes=)`.
 
-A probe that fails (database or broker away) is counted and retried at the next pass; the
-others still run, so the outbox backlog keeps being measured while the broker is down.
+Each probe runs in a loop of its own, at its own period (the dead letters', which reads the
+dead-letter topic, every `dead_letter_watch_seconds`). A probe that fails (database or
+broker away) is counted and retried at its next turn; the others go on, so the outbox
+backlog keeps being measured while the broker is down.
 `ehub_sampler_last_success_timestamp_seconds` says how fresh each probe's gauges are.
 Every replica of a service measures the same database and consumer group: queries take
 `max by (service, …)` over replicas.
@@ -22,12 +24,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.messaging.dead_letters import WATCHED_LETTERS, read_dead_letters, record_gauges
 from shared.messaging.kafka import client_id, connection_options
 from shared.metrics import (
     CONSUMER_LAG,
@@ -39,6 +43,10 @@ from shared.metrics import (
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+# A probe may take this long at least before it counts as failed: Kafka's own requests time
+# out after 40 s, a blocked broker connection must not hold a probe for longer than that.
+PROBE_TIMEOUT_FLOOR = 30.0
 
 # The outbox holds only rows not yet published (the relay deletes what the broker acknowledged):
 # counting it is cheap while it is healthy, and bounded by what is waiting when it is not.
@@ -127,10 +135,12 @@ class SampleContext:
 
 @dataclass(frozen=True)
 class Probe:
-    """One measurement: `measure` reads and sets its gauges; its name labels its health."""
+    """One measurement: `measure` reads and sets its gauges; its name labels its health.
+    It runs every `every_seconds`, or every `metrics_sample_seconds` if None."""
 
     name: str
     measure: Callable[[SampleContext], Awaitable[None]]
+    every_seconds: float | None = None
 
 
 async def measure_outbox(context: SampleContext) -> None:
@@ -145,6 +155,11 @@ async def measure_consumer_lag(context: SampleContext) -> None:
     service = context.settings.service_name
     for tp, lag in (await context.offsets.lag()).items():
         CONSUMER_LAG.labels(service, tp.topic, str(tp.partition)).set(lag)
+
+
+async def measure_dead_letters(context: SampleContext) -> None:
+    letters = await read_dead_letters(context.settings, limit=WATCHED_LETTERS)
+    record_gauges(context.settings, letters, datetime.now(UTC))
 
 
 OUTBOX_PROBE = Probe("outbox", measure_outbox)
@@ -162,25 +177,37 @@ class Sampler:
         self._settings = settings
         self._offsets = BrokerOffsets(settings, topics)
         self._context = SampleContext(settings, engine, self._offsets)
-        self._probes = [OUTBOX_PROBE, *([CONSUMER_LAG_PROBE] if topics else []), *probes]
+        dead_letters = Probe(
+            "dead_letters", measure_dead_letters, settings.dead_letter_watch_seconds
+        )
+        self._probes = [
+            OUTBOX_PROBE,
+            *([CONSUMER_LAG_PROBE, dead_letters] if topics else []),
+            *probes,
+        ]
 
     @property
     def probes(self) -> list[Probe]:
         return list(self._probes)
 
     async def sample(self) -> None:
-        """One pass: every probe, side by side, each bounded by the sampling interval."""
+        """Every probe once, side by side."""
         await asyncio.gather(*(self._run(probe) for probe in self._probes))
 
     async def run(self) -> None:
-        interval = self._settings.metrics_sample_seconds
         try:
-            while True:
-                started = time.monotonic()
-                await self.sample()
-                await asyncio.sleep(max(interval - (time.monotonic() - started), 0))
+            await asyncio.gather(*(self._keep_measuring(probe) for probe in self._probes))
         finally:
             await self.close()
+
+    def _period(self, probe: Probe) -> float:
+        return probe.every_seconds or self._settings.metrics_sample_seconds
+
+    async def _keep_measuring(self, probe: Probe) -> None:
+        while True:
+            started = time.monotonic()
+            await self._run(probe)
+            await asyncio.sleep(max(self._period(probe) - (time.monotonic() - started), 0))
 
     async def close(self) -> None:
         """Close the broker clients (they open again at the next pass)."""
@@ -190,7 +217,8 @@ class Sampler:
         service = self._settings.service_name
         try:
             await asyncio.wait_for(
-                probe.measure(self._context), timeout=self._settings.metrics_sample_seconds
+                probe.measure(self._context),
+                timeout=max(self._period(probe), PROBE_TIMEOUT_FLOOR),
             )
         except asyncio.CancelledError:
             raise

@@ -250,11 +250,3 @@ def record_gauges(settings: ServiceSettings, letters: list[DeadLetter], now: dat
     oldest_ms = min(waiting, default=now_ms)
     DEAD_LETTER_OLDEST_NEW_AGE.labels(service).set(max(now_ms - oldest_ms, 0.0) / 1000)
     DEAD_LETTER_WATCHED_AT.labels(service).set(now.timestamp())
-
-
-async def watch_dead_letters(settings: ServiceSettings) -> None:
-    """Keeps the dead-letter gauges current, every `dead_letter_watch_seconds`."""
-    while True:
-        letters = await read_dead_letters(settings, limit=WATCHED_LETTERS)
-        record_gauges(settings, letters, datetime.now(UTC))
-        await asyncio.sleep(settings.dead_letter_watch_seconds)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from decimal import Decimal
 
@@ -148,3 +150,35 @@ async def test_a_failing_probe_is_counted_and_the_others_still_measure(
         )
         is None
     )
+
+
+async def test_each_probe_keeps_its_own_period(engine: AsyncEngine, settings: ServiceSettings):
+    runs = {"often": 0, "seldom": 0}
+
+    def counting(name: str):
+        async def measure(context: SampleContext) -> None:
+            runs[name] += 1
+
+        return measure
+
+    sampler = Sampler(
+        settings,
+        engine,
+        topics=[],
+        probes=[Probe("often", counting("often"), 0.1), Probe("seldom", counting("seldom"), 60)],
+    )
+    running = asyncio.create_task(sampler.run())
+    await asyncio.sleep(1)
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    assert runs["often"] >= 5
+    assert runs["seldom"] == 1
+
+
+def test_a_consuming_service_samples_its_dead_letters_at_their_own_period(
+    engine: AsyncEngine, settings: ServiceSettings
+):
+    probes = {probe.name: probe for probe in Sampler(settings, engine, topics=["t"]).probes}
+    assert set(probes) == {"outbox", "consumer_lag", "dead_letters"}
+    assert probes["dead_letters"].every_seconds == settings.dead_letter_watch_seconds
