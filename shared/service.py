@@ -40,7 +40,6 @@ from shared.messaging.dead_letters import (
     discard,
     read_dead_letters,
     replay,
-    watch_dead_letters,
 )
 from shared.messaging.kafka import manual_commit_consumer, reliable_producer
 from shared.messaging.relay import OutboxRelay
@@ -202,11 +201,6 @@ def create_service_app(
             runtime.tasks.append(asyncio.create_task(_supervise("consumer", consumer)))
         else:
             runtime.consumer_ready = True
-        runtime.tasks.append(
-            asyncio.create_task(
-                _supervise("dead-letter-watch", lambda: watch_dead_letters(settings))
-            )
-        )
         sampler = Sampler(
             settings, engine, [settings.topic(name) for name in subscriptions], probes
         )
