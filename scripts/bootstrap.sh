@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what `make up` and `make test` need, from package registries only: Debian packages
-# (PostgreSQL, Java, Maven, Node.js, Chromium) with apt-get, Python packages from PyPI into
+# (PostgreSQL, Java, Maven, Node.js, Chromium, promtool) with apt-get, Python packages from PyPI into
 # .venv, the Apache Kafka jars and Zipkin's server from Maven Central, the AsyncAPI parser
 # from npm. Safe to run again: it skips what is there.
 set -euo pipefail
@@ -16,6 +16,9 @@ command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 # The console's browser test drives Debian's Chromium through its WebDriver.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+# promtool checks and unit-tests the rules of deploy/observability: Debian's prometheus package
+# has it (a build from the Go module proxy takes about 12 minutes on 2 cores).
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "[bootstrap] apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -80,6 +83,3 @@ install_go_tool() {  # name module@version
 }
 install_go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
 install_go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
-# promtool checks and unit-tests the Prometheus rules of deploy/observability (make test).
-# The first build takes about 12 minutes on 2 busy cores; later ones reuse Go's build cache.
-install_go_tool promtool github.com/prometheus/prometheus/cmd/promtool@v0.316.0

@@ -17,6 +17,7 @@ from tests.unit.observability.queries import (
     DASHBOARDS,
     OBSERVABILITY,
     PROMTOOL,
+    TOOLS,
     RECORDED,
     RULE_FILES,
     RULE_TESTS,
@@ -27,7 +28,6 @@ from tests.unit.observability.queries import (
 sys.path.insert(0, str(OBSERVABILITY.parents[1] / "scripts"))
 from prometheus_rule import prometheus_rule  # noqa: E402
 
-BIN = PROMTOOL.parent
 SCHEMAS = (
     "schemas/kubernetes/{{.NormalizedKubernetesVersion}}-local-strict/"
     "{{.ResourceKind}}{{.KindSuffix}}.json"
@@ -35,7 +35,7 @@ SCHEMAS = (
 
 
 def promtool(*arguments: str | Path) -> subprocess.CompletedProcess[str]:
-    assert PROMTOOL.exists(), f"{PROMTOOL} is missing: scripts/bootstrap.sh builds it (make test)"
+    assert PROMTOOL.exists(), f"{PROMTOOL} is missing: scripts/bootstrap.sh installs it (make test)"
     return subprocess.run(
         [str(PROMTOOL), *map(str, arguments)], capture_output=True, text=True, timeout=120
     )
@@ -124,7 +124,7 @@ def test_the_prometheus_rule_resource_holds_every_rule_file(tmp_path):
 
 def test_the_dashboard_configmap_builds_and_validates():
     built = subprocess.run(
-        [str(BIN / "kustomize"), "build", str(OBSERVABILITY)],
+        [str(TOOLS / "kustomize"), "build", str(OBSERVABILITY)],
         check=True,
         capture_output=True,
         text=True,
@@ -135,7 +135,7 @@ def test_the_dashboard_configmap_builds_and_validates():
     for dashboard in DASHBOARDS:
         assert json.loads(config_map["data"][dashboard.name]) == json.loads(dashboard.read_text())
     validated = subprocess.run(
-        [str(BIN / "kubeconform"), "-strict", "-summary", "-kubernetes-version", "1.30.0"]
+        [str(TOOLS / "kubeconform"), "-strict", "-summary", "-kubernetes-version", "1.30.0"]
         + ["-schema-location", SCHEMAS, "-"],
         input=built,
         cwd=OBSERVABILITY.parent / "k8s",
