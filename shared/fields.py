@@ -11,17 +11,27 @@ expected:
   (`"24.90"`): no JSON number (a float has already lost the cents), no exponent, sign, spaces
   or leading zeros, and at most as many digits as the columns that store them hold.
 - `Quantity`: a JSON integer, never `"2"` nor `true`.
+- `Timestamp`: an RFC 3339 date-time with its offset, never a number of seconds.
 - `CountryCode`: ISO 3166-1 alpha-2, from the dated list in `shared/data`.
 - `HsCode`: ASCII digits only (`\\d` also matches full-width and other scripts' digits).
 """
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler, Strict
+from pydantic import (
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    Strict,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
@@ -59,6 +69,25 @@ def explain(error: dict[str, Any]) -> str:
     return _MESSAGES.get((error["type"], pattern), error["msg"])
 
 
+# ---- times -----------------------------------------------------------------------------
+
+RFC3339_PATTERN = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})",
+    re.IGNORECASE,
+)
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """Pydantic reads a number as seconds since the epoch (`0`, `"0.5"`): not a date-time."""
+    if isinstance(value, datetime) or (isinstance(value, str) and RFC3339_PATTERN.fullmatch(value)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time with its offset, e.g. 2026-12-02T08:00:00Z")
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+"""A time with its offset, as RFC 3339 text (the OpenAPI's `date-time`) and nothing else."""
+
+
 # ---- decimal strings -------------------------------------------------------------------
 
 
@@ -69,7 +98,17 @@ class _DecimalString:
 
     def __init__(self, integer_digits: int, fraction_digits: int, *, positive: bool) -> None:
         integer = f"(0|[1-9][0-9]{{0,{integer_digits - 1}}})"
-        self._pattern = f"^{integer}(\\.[0-9]{{1,{fraction_digits}}})?$"
+        fraction = f"(\\.[0-9]{{1,{fraction_digits}}})?"
+        self._pattern = f"^{integer}{fraction}$"
+        if positive:
+            # Zero written in any form is refused by the pattern too: a nonzero integer part,
+            # or 0. then a fraction with a nonzero digit (no lookahead: not every engine has it).
+            nonzero_fraction = "|".join(
+                f"0{{{zeros}}}[1-9][0-9]{{0,{fraction_digits - zeros - 1}}}"
+                for zeros in range(fraction_digits)
+            )
+            nonzero_integer = f"[1-9][0-9]{{0,{integer_digits - 1}}}"
+            self._pattern = f"^({nonzero_integer}{fraction}|0\\.({nonzero_fraction}))$"
         self._largest = f"{'9' * integer_digits}.{'9' * fraction_digits}"
         self._digits = (integer_digits, fraction_digits)
         self._positive = positive
@@ -170,14 +209,17 @@ class _Country:
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        # A pattern, not the list as an enum: the list grows (a new state) without the schema
-        # changing its type for readers.
-        return {
+        # What the edge accepts (validation: the OpenAPI's request bodies) is the list itself;
+        # what travels (serialization: the event contracts) a pattern, so that the list grows
+        # (a new state) without the contract changing its type for readers.
+        described = {
             "type": "string",
-            "pattern": "^[A-Z]{2}$",
             "description": "ISO 3166-1 alpha-2 country code, one of those officially assigned "
             f"({len(COUNTRIES)}, listed in shared/data/iso3166-1-alpha2.txt)",
         }
+        if handler.mode == "validation":
+            return {**described, "enum": sorted(COUNTRIES)}
+        return {**described, "pattern": "^[A-Z]{2}$"}
 
 
 CountryCode = Annotated[str, _Country()]

@@ -5,8 +5,8 @@ Every error a route can answer is documented, as an RFC 9457 problem document
 - the route itself (`responses=` on its router, for example a 409);
 - its dependencies: a dependency declares the statuses it answers in an attribute
   `problem_statuses` (the operator check 401/403, the partner key check 401 and 429);
-- validation: 422 wherever there is a parameter or a body, 413 and 415 wherever there is a body
-  (the body limit and the content-type check of `shared.problems`);
+- validation: 422 wherever there is a parameter or a body; 400 (unparseable JSON), 413 and 415
+  wherever there is a body (the body limit and the content-type check of `shared.problems`);
 - 404 wherever the path names a resource;
 - 503 wherever the database is needed, which is every route but the liveness probe.
 """
@@ -42,8 +42,22 @@ def _api_routes(app: FastAPI) -> Iterator[RouteContext]:
             yield route
 
 
+def _own_bodies(route: RouteContext) -> set[int]:
+    """Error statuses `route` documents with a body of its own, not a problem (/readyz's 503):
+    a model other than `Problem`, or content of other media types only."""
+    return {
+        int(status)
+        for status, documented in route.responses.items()
+        if int(status) >= 400
+        and (
+            documented.get("model", Problem) is not Problem
+            or PROBLEM_JSON not in documented.get("content", {PROBLEM_JSON: {}})
+        )
+    }
+
+
 def problem_statuses(route: RouteContext) -> set[int]:
-    """Every error status `route` can answer, from what it declares and what it takes."""
+    """Every error status `route` answers with a problem, from what it declares and takes."""
     statuses = {int(status) for status in route.responses if int(status) >= 400}
     dependant = route.dependant
     for dependency in _dependencies(dependant):
@@ -55,19 +69,23 @@ def problem_statuses(route: RouteContext) -> set[int]:
         for dependency in _dependencies(dependant)
     )
     if route.body_field is not None:
-        statuses |= {413, 415, 422}
+        statuses |= {400, 413, 415, 422}  # 400: a body that is no JSON at all
     elif takes_parameters:
         statuses.add(422)
     if "{" in route.path_format:
         statuses.add(404)
     if route.path_format not in WITHOUT_DATABASE:
         statuses.add(503)
-    return statuses
+    return statuses - _own_bodies(route)
 
 
 def _problem_response(status: int, documented: dict[str, Any] | None) -> dict[str, Any]:
-    description = (documented or {}).get("description") or HTTPStatus(status).phrase
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    """`documented` (its description and headers) answered as a problem document only."""
+    return {
+        **(documented or {}),
+        "description": (documented or {}).get("description") or HTTPStatus(status).phrase,
+        "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+    }
 
 
 def truthful_openapi(app: FastAPI) -> None:

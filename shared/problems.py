@@ -15,8 +15,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import DATABASE_ERRORS, database_unavailable
@@ -135,12 +137,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_problem(request: Request, error: StarletteHTTPException) -> JSONResponse:
         slug = HTTPStatus(error.status_code).phrase.lower().replace(" ", "-")
+        headers = dict(getattr(error, "headers", None) or {})
+        if error.status_code == 405:
+            headers["Allow"] = allowed_methods(request.app, request.scope)
         return problem_response(
-            request,
-            error.status_code,
-            slug,
-            str(error.detail),
-            headers=getattr(error, "headers", None),
+            request, error.status_code, slug, str(error.detail), headers=headers
         )
 
     async def database_error(request: Request, error: Exception) -> JSONResponse:
@@ -164,6 +165,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     # Any other exception reaches `RequestEdge`, which answers and logs it without raising it
     # on to the server (uvicorn would log it a second time, with its text).
     app.add_middleware(RequestEdge)
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> str:
+    """Every method some route of the request's path accepts (Starlette's 405 names only the
+    first route whose path matched, e.g. `PUT` where a GET of the same path exists too)."""
+    path = get_route_path(scope)
+    methods: set[str] = set()
+    for route in iter_route_contexts(app.routes):
+        if route.path_regex.match(path):
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
 
 
 def _log_unhandled(scope: Scope, error: BaseException) -> None:

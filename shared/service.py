@@ -46,6 +46,7 @@ from shared.messaging.relay import OutboxRelay
 from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shared.metrics import HTTP_REQUESTS
 from shared.migrations import upgrade_to_head
+from shared.openapi import truthful_openapi
 from shared.operators import (
     InvalidCredential,
     Operator,
@@ -53,7 +54,7 @@ from shared.operators import (
     Role,
     operator_authenticator,
 )
-from shared.problems import ProblemError, install_problem_handlers
+from shared.problems import PROBLEM_RESPONSES, ProblemError, install_problem_handlers
 from shared.sampler import Probe, Sampler
 from shared.settings import ServiceSettings
 from shared.telemetry import configure_tracing, tracing_records
@@ -235,6 +236,7 @@ def create_service_app(
         # Shown in /readyz's body without failing it (e.g. reference data about to run out).
         served.state.readiness_warnings = readiness_warnings
         install_problem_handlers(served)
+        truthful_openapi(served)
         served.add_middleware(RequestLatency, service=settings.service_name, listener=listener)
         for router in served_routers:
             served.include_router(router)
@@ -298,7 +300,16 @@ def _health_router() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Database and broker are reachable")
+    @router.get(
+        "/readyz",
+        summary="Database and broker are reachable",
+        responses={
+            503: {
+                "description": "Not ready (the same body)",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    )
     async def readyz(request: Request) -> JSONResponse:
         runtime: ServiceRuntime = request.app.state.runtime
         database, broker = await asyncio.gather(
@@ -341,6 +352,7 @@ def _admin_router() -> APIRouter:
     @router.post(
         "/v1/admin/dead-letters/replay",
         summary="Publish new dead letters again to their original topic; they become replayed",
+        responses=_UNKNOWN_OR_RESOLVED,
     )
     async def replay_dead_letters(
         request: Request, body: ReplayRequest, operator: Administrator
@@ -352,6 +364,7 @@ def _admin_router() -> APIRouter:
     @router.post(
         "/v1/admin/dead-letters/discard",
         summary="Close new dead letters without replaying them (their event is obsolete)",
+        responses=_UNKNOWN_OR_RESOLVED,
     )
     async def discard_dead_letters(
         request: Request, body: DiscardRequest, operator: Administrator
@@ -361,6 +374,9 @@ def _admin_router() -> APIRouter:
         return {"discarded": await discard(settings, chosen, operator.name, body.reason)}
 
     return router
+
+
+_UNKNOWN_OR_RESOLVED = {status: PROBLEM_RESPONSES[status] for status in (404, 409)}
 
 
 async def _new_letters(settings: ServiceSettings, ids: list[str]) -> list[DeadLetter]:
@@ -432,7 +448,12 @@ class DeadLetterOut(BaseModel):
         )
 
 
-LetterIds = Annotated[list[str], Field(min_length=1, max_length=1000, examples=[["0:12", "3:7"]])]
+LetterId = Annotated[
+    str, Field(pattern="^[0-9]{1,10}:[0-9]{1,19}$", description="partition:offset")
+]
+LetterIds = Annotated[
+    list[LetterId], Field(min_length=1, max_length=1000, examples=[["0:12", "3:7"]])
+]
 
 
 class ReplayRequest(BaseModel):
@@ -485,6 +506,7 @@ def require_role(*roles: Role) -> Callable[[Request], Awaitable[Operator]]:
         return operator
 
     operator_in_role.operator_roles = wanted  # type: ignore[attr-defined]
+    operator_in_role.problem_statuses = (401, 403)  # type: ignore[attr-defined]
     return operator_in_role
 
 

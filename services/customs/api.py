@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, tuple_
 
 from services.customs.consignments import reference_data_used
 from services.customs.domain.model import Lane
@@ -27,6 +27,7 @@ from services.customs.tables import Decision, Declaration
 from shared.events import CustomsRejected, DutiesAndTaxes, MoneyAmount
 from shared.fields import MoneyString, Paragraph
 from shared.operators import Operator, Role
+from shared.pagination import Cursor, decode_cursor, encode_cursor
 from shared.problems import PROBLEM_RESPONSES, ProblemError
 from shared.service import UnitOfWorkDep, require_role
 
@@ -110,20 +111,24 @@ async def list_declarations(
     uow: UnitOfWorkDep,
     status: Annotated[str | None, Query(pattern="^[A-Z_]+$", examples=["HELD"])] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[datetime | None, Query(description="next_cursor of the last page")] = None,
+    cursor: Cursor = None,
 ) -> DeclarationPage:
     query = select(Declaration)
     if status:
         query = query.where(Declaration.status == status)
-    if cursor:
-        query = query.where(Declaration.created_at < cursor)
+    if cursor is not None:
+        query = query.where(tuple_(Declaration.created_at, Declaration.id) < decode_cursor(cursor))
     rows = (
-        await uow.session.scalars(query.order_by(Declaration.created_at.desc()).limit(limit + 1))
+        await uow.session.scalars(
+            query.order_by(Declaration.created_at.desc(), Declaration.id.desc()).limit(limit + 1)
+        )
     ).all()
     page = rows[:limit]
     return DeclarationPage(
         items=[DeclarationSummary.model_validate(row, from_attributes=True) for row in page],
-        next_cursor=page[-1].created_at.isoformat() if len(rows) > limit else None,
+        next_cursor=(
+            encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+        ),
     )
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import select
 
 from services.fulfillment.domain.errors import IllegalScan, ScanOutOfOrder
@@ -19,7 +19,7 @@ from services.fulfillment.hub import record_scan
 from services.fulfillment.repository import ShipmentRepository
 from services.fulfillment.tables import Parcel, ShipmentRecord
 from shared.events import utcnow
-from shared.fields import Line, Paragraph
+from shared.fields import Line, Paragraph, Timestamp
 from shared.operators import Operator, Role
 from shared.problems import PROBLEM_RESPONSES, ProblemError
 from shared.service import UnitOfWorkDep, require_role
@@ -41,7 +41,7 @@ class ScanRequest(BaseModel):
         description="Cargo-IMP status code (RCS, DEP, ARR, RCF, TFD, OFD, DLV, DIS, ...)",
         examples=["DEP"],
     )
-    at: AwareDatetime | None = Field(
+    at: Timestamp | None = Field(
         default=None, description="When the scan happened; now when left out. Never ahead of now"
     )
     location: Line | None = Field(default=None, min_length=1, max_length=100, examples=["BRU"])
@@ -103,9 +103,10 @@ class ShipmentDetail(ShipmentSummary):
     description=(
         "Refused, changing nothing: 409 for a scan that makes no sense for the shipment "
         "(delivered before departed, anything after DELIVERED, CANCELLED or EXCEPTION, a time "
-        "before its last event), 404 for an unknown shipment, 422 for a bad body (unknown "
-        "code, time without a timezone or in the future). A DIS (discrepancy) scan is final: "
-        "the goods go back to the seller and the buyer is refunded, so no later scan is "
+        "before its last event or after now: scans are in the order they happen), 404 for an "
+        "unknown shipment, 422 for a bad body (unknown code, time without a timezone). A DIS "
+        "(discrepancy) scan is final: the goods go back to the seller and the buyer is "
+        "refunded, so no later scan is "
         "accepted. Booking (BKD) and build-up into a ULD (BUP) are the hub's own steps, taken "
         "once the payment is captured: a scan can confirm them, never take them."
     ),
@@ -115,8 +116,10 @@ async def post_scan(
 ) -> ShipmentDetail:
     now = utcnow()
     if body.at is not None and body.at > now:
+        # 409, not 422: the body is well formed (its schema cannot say "before now"); its
+        # time conflicts with the clock as a time before the last event does with the history.
         raise ProblemError(
-            422,
+            409,
             "scan-in-the-future",
             f"A scan at {body.at.isoformat()} has not happened yet (now is {now.isoformat()})",
             errors=[{"pointer": "/at", "detail": "must not be in the future"}],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import uuid
@@ -31,6 +30,7 @@ from services.orders.saga_metrics import ORDERS_ENTERED_STATUS
 from services.orders.schemas import (
     CancelRequest,
     OrderPage,
+    OrderRequest,
     OrderResponse,
     TimelineItem,
     Totals,
@@ -39,6 +39,7 @@ from services.orders.tables import IdempotencyKey, Order
 from services.orders.webhook_api import router as webhook_router
 from services.orders.webhooks import announce, webhook_payload
 from shared.events import OrderCancellationRequested, OrderDetails, OrderPlaced
+from shared.pagination import Cursor, decode_cursor, encode_cursor
 from shared.problems import PROBLEM_RESPONSES, ProblemError
 from shared.service import UnitOfWorkDep
 
@@ -74,7 +75,7 @@ def _totals(details: OrderDetails) -> Totals:
     )
 
 
-def _order_response(order: Order) -> OrderResponse:
+def order_response(order: Order) -> OrderResponse:
     """An order read with its timeline (`selectinload(Order.timeline)`)."""
     return OrderResponse(
         id=order.id,
@@ -185,12 +186,12 @@ async def _replay(
         raise ProblemError(
             409, "idempotency-key-in-flight", "The first request with this key is still running"
         )
-    return _order_response(stored.Order)
+    return order_response(stored.Order)
 
 
 @router.post("/orders", status_code=201, response_model=OrderResponse, summary="Place an order")
 async def place_order(
-    body: OrderDetails,
+    body: OrderRequest,
     partner_id: PartnerIdDep,
     uow: UnitOfWorkDep,
     idempotency_key: Annotated[
@@ -270,7 +271,7 @@ async def get_order(order_id: uuid.UUID, partner_id: PartnerIdDep, uow: UnitOfWo
     )
     if order is None:
         raise ProblemError(404, "order-not-found", f"No order {order_id} for this partner")
-    return _json(_order_response(order))
+    return _json(order_response(order))
 
 
 @router.post(
@@ -309,25 +310,7 @@ async def cancel_order(
         await uow.emit(OrderCancellationRequested(order_id=order.id, reason=body.reason))
         announce(uow.session, order, "CancellationRequested", {"reason": body.reason})
         await uow.commit()
-    return _json(_order_response(order), 202)
-
-
-def _encode_cursor(order: Order) -> str:
-    raw = f"{order.created_at.isoformat()}|{order.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created_at, order_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created_at), uuid.UUID(order_id)
-    except ValueError:
-        raise ProblemError(
-            400,
-            "invalid-cursor",
-            "cursor is not one this API returned",
-            pointer="query:/cursor",
-        ) from None
+    return _json(order_response(order), 202)
 
 
 @router.get("/orders", response_model=OrderPage, summary="This partner's orders, newest first")
@@ -335,14 +318,14 @@ async def list_orders(
     partner_id: PartnerIdDep,
     uow: UnitOfWorkDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Cursor = None,
     status: Annotated[OrderStatus | None, Query()] = None,
 ) -> Response:
     query = select(Order).where(Order.partner_id == partner_id)
     if status is not None:
         query = query.where(Order.status == status)
     if cursor is not None:
-        query = query.where(tuple_(Order.created_at, Order.id) < _decode_cursor(cursor))
+        query = query.where(tuple_(Order.created_at, Order.id) < decode_cursor(cursor))
     orders = (
         await uow.session.scalars(
             query.order_by(Order.created_at.desc(), Order.id.desc())
@@ -351,9 +334,9 @@ async def list_orders(
         )
     ).all()
     page = orders[:limit]
-    next_cursor = _encode_cursor(page[-1]) if len(orders) > limit else None
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(orders) > limit else None
     return _json(
-        OrderPage(items=[_order_response(order) for order in page], next_cursor=next_cursor)
+        OrderPage(items=[order_response(order) for order in page], next_cursor=next_cursor)
     )
 
 

@@ -53,6 +53,9 @@ async def current_grant(
     return grant
 
 
+current_grant.problem_statuses = (401, 429)  # type: ignore[attr-defined]
+
+
 async def current_partner_id(grant: Annotated[KeyGrant, Depends(current_grant)]) -> uuid.UUID:
     return grant.partner_id
 

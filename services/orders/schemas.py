@@ -5,10 +5,24 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from shared.events import CurrencyCode, OrderDetails
 from shared.fields import Paragraph
+from shared.money import SUPPORTED_CURRENCIES
+
+
+class OrderRequest(OrderDetails):
+    """An order as a partner places it: `OrderDetails`, its schema listing the currencies taken.
+
+    The enum stays out of the event contracts, whose compatibility gate would take each new
+    currency for a change of type."""
+
+    currency: Annotated[
+        CurrencyCode, Field(json_schema_extra={"enum": sorted(SUPPORTED_CURRENCIES)})
+    ]
 
 
 class Totals(BaseModel):

@@ -9,20 +9,21 @@ to the new endpoint. Redelivery works the same way: to the delivery's own endpoi
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, Field, HttpUrl, model_validator
+from pydantic import BaseModel, Field, HttpUrl, StrictBool
 from sqlalchemy import ColumnElement, select, tuple_, update
 
 from services.orders.partner_auth import PartnerIdDep, PartnerRoute
 from services.orders.settings import OrdersSettings
 from services.orders.tables import Partner, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from services.orders.webhooks import PENDING, new_secret, requeue
+from shared.fields import Timestamp
+from shared.pagination import Cursor, decode_cursor, encode_cursor
 from shared.problems import ProblemError
 from shared.service import UnitOfWorkDep, runtime_of
 
@@ -33,7 +34,7 @@ MAX_SECRET_OVERLAP = timedelta(days=7)
 
 class WebhookRequest(BaseModel):
     url: HttpUrl = Field(examples=["https://partner.example/hooks/liege-ehub"])
-    retarget_pending: bool = Field(
+    retarget_pending: StrictBool = Field(
         default=False,
         description="Move deliveries still pending for earlier URLs to this one (signed with "
         "the new secret); by default they stay bound to the URL and secret they were created for",
@@ -104,25 +105,21 @@ class DeliveryPage(BaseModel):
 
 
 class RedeliverRequest(BaseModel):
-    retarget: bool = Field(
+    retarget: StrictBool = Field(
         default=False,
         description="Send to the current endpoint instead of the one the delivery was bound to",
     )
 
 
 class RedeliverRangeRequest(RedeliverRequest):
-    since: AwareDatetime = Field(description="Deliveries created at or after this time")
-    until: AwareDatetime = Field(description="... and before this time")
+    since: Timestamp = Field(description="Deliveries created at or after this time")
+    until: Timestamp = Field(
+        description="... and before this time (a range that ends where it starts is empty)"
+    )
     status: DeliveryStatus | None = Field(
         default=DeliveryStatus.FAILED,
         description="Only deliveries in this state; null for every delivery of the range",
     )
-
-    @model_validator(mode="after")
-    def range_is_forward(self) -> RedeliverRangeRequest:
-        if self.until <= self.since:
-            raise ValueError("until must be after since")
-        return self
 
 
 class Requeued(BaseModel):
@@ -249,24 +246,6 @@ async def enable_webhook(partner_id: PartnerIdDep, uow: UnitOfWorkDep) -> Webhoo
     return _webhook_response(endpoint, None)
 
 
-def _encode_cursor(delivery: WebhookDelivery) -> str:
-    raw = f"{delivery.created_at.isoformat()}|{delivery.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created_at, delivery_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created_at), uuid.UUID(delivery_id)
-    except ValueError:
-        raise ProblemError(
-            400,
-            "invalid-cursor",
-            "cursor is not one this API returned",
-            pointer="query:/cursor",
-        ) from None
-
-
 async def _deliveries_out(
     uow: UnitOfWorkDep, deliveries: list[WebhookDelivery]
 ) -> list[DeliveryOut]:
@@ -327,11 +306,11 @@ async def list_deliveries(
     partner_id: PartnerIdDep,
     uow: UnitOfWorkDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Cursor = None,
     status: Annotated[DeliveryStatus | None, Query()] = None,
     order_id: Annotated[uuid.UUID | None, Query()] = None,
-    since: Annotated[AwareDatetime | None, Query(description="created at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="created before")] = None,
+    since: Annotated[Timestamp | None, Query(description="created at or after")] = None,
+    until: Annotated[Timestamp | None, Query(description="created before")] = None,
 ) -> Response:
     query = select(WebhookDelivery).where(WebhookDelivery.partner_id == partner_id)
     if status is not None:
@@ -344,7 +323,7 @@ async def list_deliveries(
         query = query.where(WebhookDelivery.created_at < until)
     if cursor is not None:
         query = query.where(
-            tuple_(WebhookDelivery.created_at, WebhookDelivery.id) < _decode_cursor(cursor)
+            tuple_(WebhookDelivery.created_at, WebhookDelivery.id) < decode_cursor(cursor)
         )
     deliveries = list(
         await uow.session.scalars(
@@ -356,7 +335,9 @@ async def list_deliveries(
     page = deliveries[:limit]
     page_out = DeliveryPage(
         items=await _deliveries_out(uow, page),
-        next_cursor=_encode_cursor(page[-1]) if len(deliveries) > limit else None,
+        next_cursor=(
+            encode_cursor(page[-1].created_at, page[-1].id) if len(deliveries) > limit else None
+        ),
     )
     return Response(page_out.model_dump_json(), media_type="application/json")
 

@@ -123,7 +123,7 @@ def test_a_scan_that_makes_no_sense_is_refused_and_changes_nothing(partner, hub)
         ({"code": "DEP", "at": earlier}, 409, "scan-out-of-order", "earlier than the last"),
         ({"code": "XYZ"}, 422, "validation-error", "/code"),
         ({"code": "DEP", "at": "2026-03-02T08:00:00"}, 422, "validation-error", "/at"),
-        ({"code": "DEP", "at": in_an_hour}, 422, "scan-in-the-future", "/at"),
+        ({"code": "DEP", "at": in_an_hour}, 409, "scan-in-the-future", "/at"),
         ({"code": "DEP", "colour": "red"}, 422, "validation-error", "/colour"),
     ]
     for body, status, slug, said in refusals:

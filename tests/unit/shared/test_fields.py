@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from shared.fields import (
     Paragraph,
     PositiveMoneyString,
     Quantity,
+    Timestamp,
     explain,
 )
 
@@ -144,6 +147,46 @@ def test_positive_money_refuses_zero():
     assert error["type"] == "decimal_string" and "positive" in error["msg"]
 
 
+@pytest.mark.parametrize("text", ["0", "0.0", "0.0000", "00.1", "0.00001"])
+def test_positive_money_refuses_every_zero_in_its_schema_pattern_too(text):
+    pattern = TypeAdapter(PositiveMoneyString).json_schema()["pattern"]
+
+    assert not re.search(pattern, text)
+    assert _errors(TypeAdapter(PositiveMoneyString), text)
+
+
+@pytest.mark.parametrize("text", ["0.0001", "0.1", "0.0120", "1", "10.5", "999999999.9999"])
+def test_positive_money_the_pattern_admits_is_accepted(text):
+    pattern = TypeAdapter(PositiveMoneyString).json_schema()["pattern"]
+
+    assert re.search(pattern, text)
+    assert TypeAdapter(PositiveMoneyString).validate_json(f'"{text}"') == Decimal(text)
+
+
+@pytest.mark.parametrize(
+    "value", ["0", "0.5", 0, 1764633600, "2026-12-02T08:00:00", "2026-12-02 08:00:00Z", ""]
+)
+def test_a_timestamp_is_rfc_3339_text_with_an_offset_never_a_number(value):
+    (error,) = _errors(TypeAdapter(Timestamp), value)
+
+    assert "RFC 3339" in error["msg"]
+
+
+def test_a_timestamp_in_json_is_never_a_number():
+    with pytest.raises(ValidationError):
+        TypeAdapter(Timestamp).validate_json("0")
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-12-02T08:00:00Z", "2026-12-02t08:00:00.123456z", "2026-12-02T09:00:00+01:00"]
+)
+def test_a_timestamp_takes_what_the_date_time_format_describes(text):
+    assert TypeAdapter(Timestamp).json_schema() == {"type": "string", "format": "date-time"}
+    assert TypeAdapter(Timestamp).validate_python(text) == datetime(2026, 12, 2, 8, tzinfo=UTC) + (
+        timedelta(microseconds=123456) if "." in text else timedelta()
+    )
+
+
 @pytest.mark.parametrize("value", ["2", True, False, 2.0, 0, 10_001, None])
 def test_a_quantity_is_a_json_integer_in_range(value):
     assert _errors(TypeAdapter(Quantity), value)
@@ -158,10 +201,20 @@ def test_countries_come_from_the_iso_list(code):
     assert _errors(TypeAdapter(CountryCode), code)
 
 
+def test_a_country_is_listed_where_it_is_accepted_and_a_pattern_where_it_travels():
+    adapter = TypeAdapter(CountryCode)
+
+    accepted = adapter.json_schema(mode="validation")
+    travels = adapter.json_schema(mode="serialization")
+
+    assert accepted["enum"] == sorted(COUNTRIES) and "pattern" not in accepted
+    assert travels["pattern"] == "^[A-Z]{2}$" and "enum" not in travels
+
+
 def test_the_iso_list_has_every_assigned_code_and_no_others():
     assert {"BE", "CN", "DE", "GB", "US", "SS", "CW"} <= COUNTRIES
     assert len(COUNTRIES) == 249
-    assert TypeAdapter(CountryCode).json_schema()["pattern"] == "^[A-Z]{2}$"
+    assert TypeAdapter(CountryCode).json_schema(mode="serialization")["pattern"] == "^[A-Z]{2}$"
 
 
 @pytest.mark.parametrize(
