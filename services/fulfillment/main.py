@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.fulfillment.api import router
+from services.fulfillment.departures_api import router as departures_router
 from services.fulfillment.handlers import HANDLERS, SUBSCRIPTIONS, prefetch
 from services.fulfillment.hub_clock import hub_clock_job
 from services.fulfillment.settings import FulfillmentSettings
@@ -20,7 +21,7 @@ app = create_service_app(
         "ULDs and tracks them; hub operators record scans here (operator key required)."
     ),
     migrations_dir=Path(__file__).parent / "migrations",
-    operator_routers=[router],
+    operator_routers=[router, departures_router],
     subscriptions=SUBSCRIPTIONS,
     handlers=HANDLERS,
     prefetch=prefetch,

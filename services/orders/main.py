@@ -6,6 +6,7 @@ from pathlib import Path
 
 from services.orders.api import router
 from services.orders.handlers import HANDLERS, SUBSCRIPTIONS, prefetch
+from services.orders.operator_api import router as operator_router
 from services.orders.partner_auth import partner_keys
 from services.orders.partners import partner_upkeep_job
 from services.orders.saga_metrics import probes
@@ -27,6 +28,7 @@ app = create_service_app(
     ),
     migrations_dir=MIGRATIONS,
     routers=[router],
+    operator_routers=[operator_router],
     subscriptions=SUBSCRIPTIONS,
     handlers=HANDLERS,
     prefetch=prefetch,

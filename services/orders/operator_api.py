@@ -17,6 +17,7 @@ from services.orders.api import order_response
 from services.orders.domain import FINAL_STATUSES
 from services.orders.schemas import OrderResponse
 from services.orders.tables import Order
+from shared.fields import Line
 from shared.operators import Operator, Role
 from shared.problems import PROBLEM_RESPONSES, ProblemError
 from shared.service import UnitOfWorkDep, require_role
@@ -82,7 +83,7 @@ async def stuck_orders(
 async def find_orders(
     _: AnyOperator,
     uow: UnitOfWorkDep,
-    partner_reference: Annotated[str, Query(min_length=1, max_length=100)],
+    partner_reference: Annotated[Line, Query(min_length=1, max_length=100)],
 ) -> OperatorOrderList:
     rows = await uow.session.scalars(
         _with_partner_and_timeline(select(Order))
@@ -94,13 +95,10 @@ async def find_orders(
 
 
 @router.get("/orders/{order_id}", response_model=OperatorOrder, summary="Any partner's order")
-async def get_any_order(
-    order_id: uuid.UUID, _: AnyOperator, uow: UnitOfWorkDep
-) -> OperatorOrder:
+async def get_any_order(order_id: uuid.UUID, _: AnyOperator, uow: UnitOfWorkDep) -> OperatorOrder:
     order = await uow.session.scalar(
         _with_partner_and_timeline(select(Order)).where(Order.id == order_id)
     )
     if order is None:
         raise ProblemError(404, "order-not-found", f"No order {order_id}")
     return _operator_order(order)
-

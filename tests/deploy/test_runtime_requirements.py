@@ -20,7 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_LOCK = ROOT / "requirements" / "runtime.txt"
 DEV_LOCK = ROOT / "requirements" / "dev.txt"
-SERVICES = ("orders", "payments", "customs", "fulfillment")
+# The operations console runs from the same image and the same lock.
+SERVICES = ("orders", "payments", "customs", "fulfillment", "console")
 TEST_TOOLS = ("pytest", "hypothesis", "ruff", "_pytest")
 # Cached between runs: rebuilt only when the lock or the interpreter changes.
 RUNTIME_VENV = ROOT / ".data" / "runtime-venv"

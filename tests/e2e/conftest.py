@@ -90,6 +90,10 @@ def stack() -> Iterator[devstack.Stack]:
         # every other test's order to be captured well within it.
         "AUTHORIZATION_WINDOW": f"PT{AUTHORIZATION_WINDOW_SECONDS}S",
         "EXPIRY_CHECK_INTERVAL_SECONDS": "0.5",
+        # The shipped ECB history ends on 2026-10-30, and payments reports in EUR only at a rate
+        # at most FX_MAX_RATE_AGE_DAYS old: these tests check the conversion on any date, the
+        # refusal of a stale rate is tests/unit/payments/test_ecb_reporting_rates.py's.
+        "FX_MAX_RATE_AGE_DAYS": "36500",
     }
     devstack.start_services(stack)
     yield stack
