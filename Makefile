@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: up down status test test-unit bench lint bootstrap contracts image
+.PHONY: up down status test test-unit bench chaos lint bootstrap contracts image
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -26,6 +26,10 @@ bench: bootstrap
 # After changing an event in shared/events.py: regenerate contracts/ (refuses a breaking change).
 contracts: bootstrap
 	@$(PYTHON) scripts/contracts.py write
+
+# make chaos [QUICK=1]: faults under load on a stack of its own (<= 10 min), one row per scenario.
+chaos: bootstrap
+	@$(PYTHON) scripts/chaos.py $(if $(QUICK),--quick)
 
 test-unit: bootstrap
 	@$(PYTHON) -m pytest tests/unit

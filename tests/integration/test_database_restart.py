@@ -17,12 +17,20 @@ pytestmark = pytest.mark.integration
 POOLED = 8
 
 
+@pytest.fixture
+async def restarts(engine):
+    """The suite's own engine (tests/integration/conftest.py) pools connections the restart
+    closes: they are let go afterwards, so the tests that follow connect afresh."""
+    yield
+    await engine.dispose()
+
+
 async def select_one(engine) -> int:
     async with engine.connect() as connection:
         return await connection.scalar(text("SELECT 1"))
 
 
-async def test_connections_pooled_before_a_fast_restart_are_replaced_not_failed(settings):
+async def test_connections_pooled_before_a_fast_restart_are_replaced_not_failed(settings, restarts):
     engine = create_engine(settings.model_copy(update={"db_pool_size": POOLED}))
     try:
         held = [await engine.connect() for _ in range(POOLED)]
@@ -42,7 +50,7 @@ async def test_connections_pooled_before_a_fast_restart_are_replaced_not_failed(
         await engine.dispose()
 
 
-async def test_a_stopped_database_is_recognised_as_unavailable(settings):
+async def test_a_stopped_database_is_recognised_as_unavailable(settings, restarts):
     engine = create_engine(settings)
     try:
         assert await select_one(engine) == 1
