@@ -176,8 +176,10 @@ async def _replay(
         )
     ).first()
     if stored is None or stored.request_fingerprint != fingerprint:
+        # 409, as for a key still in flight: the body is valid, what the key already stands
+        # for conflicts with it (no schema can say which keys were used).
         raise ProblemError(
-            422,
+            409,
             "idempotency-key-reused",
             "This Idempotency-Key was already used with a different request body",
             errors=[{"pointer": "header:/Idempotency-Key", "detail": "used with another body"}],

@@ -15,7 +15,15 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field, HttpUrl, StrictBool
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    HttpUrl,
+    StrictBool,
+    StrictInt,
+    UrlConstraints,
+)
 from sqlalchemy import ColumnElement, select, tuple_, update
 
 from services.orders.partner_auth import PartnerIdDep, PartnerRoute
@@ -30,10 +38,20 @@ from shared.service import UnitOfWorkDep, runtime_of
 router = APIRouter(tags=["webhooks"], route_class=PartnerRoute)
 
 MAX_SECRET_OVERLAP = timedelta(days=7)
+WEBHOOK_URL_LENGTH = 2000
+
+
+def _fits_its_column(url: HttpUrl) -> HttpUrl:
+    if len(str(url)) > WEBHOOK_URL_LENGTH:
+        raise ValueError(f"must be at most {WEBHOOK_URL_LENGTH} characters once normalised")
+    return url
 
 
 class WebhookRequest(BaseModel):
-    url: HttpUrl = Field(examples=["https://partner.example/hooks/liege-ehub"])
+    # The columns hold 2000 characters; normalising (a trailing slash, punycode) adds a few.
+    url: Annotated[HttpUrl, UrlConstraints(max_length=1900), AfterValidator(_fits_its_column)] = (
+        Field(examples=["https://partner.example/hooks/liege-ehub"])
+    )
     retarget_pending: StrictBool = Field(
         default=False,
         description="Move deliveries still pending for earlier URLs to this one (signed with "
@@ -63,7 +81,7 @@ class WebhookResponse(BaseModel):
 
 
 class RotateSecretRequest(BaseModel):
-    overlap_seconds: int = Field(
+    overlap_seconds: StrictInt = Field(
         default=86_400,
         ge=0,
         le=int(MAX_SECRET_OVERLAP.total_seconds()),

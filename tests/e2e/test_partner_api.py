@@ -46,7 +46,7 @@ def test_same_idempotency_key_with_another_body_is_refused(partner):
 
     response = place(partner, changed, **{"Idempotency-Key": body["partner_reference"]})
 
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert response.json()["type"].endswith("/idempotency-key-reused")
 
 
