@@ -49,6 +49,8 @@ ZIPKIN_JAR = DATA / "zipkin" / "zipkin-server.jar"
 ZIPKIN_PORT = 9411
 POSTGRES_SUPERUSER_PASSWORD = "ehub-admin-dev"
 SERVICES = {"orders": 8001, "payments": 8002, "customs": 8003, "fulfillment": 8004}
+# The operations console (services/console): pages over the four operator APIs.
+CONSOLE_PORT = 8005
 # Each service's operator/admin listener: 9001-9004 beside 8001-8004.
 ADMIN_PORT_OFFSET = 1000
 DEV_PARTNER = "demo-marketplace"
@@ -637,6 +639,36 @@ def start_services(stack: Stack) -> None:
         say(f"{name} ready on http://127.0.0.1:{port} (operator API :{admin_port(port)})")
 
 
+def console_ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_console(
+    service_ports: dict[str, int],
+    *,
+    port: int = CONSOLE_PORT,
+    name: str = "console",
+    trace_ui: str = f"http://127.0.0.1:{ZIPKIN_PORT}/zipkin",
+) -> str:
+    """The console on `port`, calling the operator listeners beside `service_ports`."""
+    if not (pid_alive(RUN / f"{name}.pid") and console_ready(port)):
+        if port_open(port):
+            raise StackError(f"port {port} is taken by something else; cannot start {name}")
+        env = os.environ | {
+            f"CONSOLE_{service.upper()}_URL": f"http://127.0.0.1:{admin_port(service_port)}"
+            for service, service_port in service_ports.items()
+        }
+        env["CONSOLE_TRACE_UI_URL"] = trace_ui
+        command = [sys.executable, "-m", "uvicorn", "services.console.main:app"]
+        spawn(name, command + ["--host", "127.0.0.1", "--port", str(port)], env=env)
+    wait_for(lambda: console_ready(port), f"{name} on :{port}", 60)
+    return f"http://127.0.0.1:{port}"
+
+
 def stop_services(name_suffix: str = "", replicas: int = 1) -> None:
     for service in SERVICES:
         for replica in range(1, replicas + 1):
@@ -750,6 +782,7 @@ def cmd_up(_: argparse.Namespace) -> None:
         + "  ".join(f"http://127.0.0.1:{admin_port(port)}/docs" for port in SERVICES.values())
     )
     say("metrics: http://127.0.0.1:<operator port>/metrics   logs: .data/logs/   stop: make down")
+    say(f"operations console: {start_console(SERVICES)} (sign in with the operator key)")
     if traced:
         say(f"trace UI (Zipkin): {wait_for_zipkin()}")
     order_id = demo_order(api_key, SERVICES["orders"])
@@ -763,6 +796,7 @@ def cmd_infra(_: argparse.Namespace) -> None:
 
 
 def cmd_down(_: argparse.Namespace) -> None:
+    stop_pid(RUN / "console.pid", "console")
     stop_services()
     stop_services("-test")
     stop_pid(RUN / "zipkin.pid", "Zipkin")
@@ -777,6 +811,7 @@ def cmd_status(_: argparse.Namespace) -> None:
     say(f"kafka        {'up' if port_open(int(LOCAL_KAFKA_BOOTSTRAP.split(':')[1])) else 'down'}")
     say(f"postgres     {'up' if port_open(LOCAL_POSTGRES_PORT) else 'down'}")
     say(f"zipkin       :{ZIPKIN_PORT} {'up' if zipkin_ready(ZIPKIN_PORT) else 'down'}")
+    say(f"console      :{CONSOLE_PORT} {'up' if console_ready(CONSOLE_PORT) else 'down'}")
 
 
 def main() -> None:

@@ -8,13 +8,9 @@ the console shows it. Screenshots of every page go to CONSOLE_SCREENSHOT_DIR
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -31,43 +27,17 @@ from tests.infrastructure import ROOT, devstack
 pytestmark = pytest.mark.e2e
 
 CONSOLE_PORT = 18005
-CONSOLE = f"http://127.0.0.1:{CONSOLE_PORT}"
 SCREENSHOTS = Path(os.environ.get("CONSOLE_SCREENSHOT_DIR", ROOT / ".data" / "console-screenshots"))
 
 
 @pytest.fixture(scope="module")
 def console(stack) -> Iterator[str]:
-    environment = os.environ | {
-        f"CONSOLE_{service.upper()}_URL": f"http://127.0.0.1:{stack.admin_port(service)}"
-        for service in ("orders", "payments", "customs", "fulfillment")
-    }
     # No trace backend in this test: the order page falls back to a search link.
-    environment["CONSOLE_TRACE_UI_URL"] = "http://127.0.0.1:1/zipkin"
-    log = (devstack.DATA / "logs" / "console-test.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "services.console.main:app", "--host", "127.0.0.1"]
-        + ["--port", str(CONSOLE_PORT)],
-        cwd=ROOT,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    ports = {service: stack.port(service) for service in devstack.SERVICES}
+    yield devstack.start_console(
+        ports, port=CONSOLE_PORT, name="console-test", trace_ui="http://127.0.0.1:1/zipkin"
     )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{CONSOLE}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, "the console exited; see .data/logs/console-test.log"
-            assert time.monotonic() < deadline, "the console did not answer within 30 s"
-            time.sleep(0.2)
-        yield CONSOLE
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+    devstack.stop_pid(devstack.RUN / "console-test.pid", "console-test")
 
 
 @pytest.fixture(scope="module")
