@@ -60,12 +60,21 @@ def partner_key(partner) -> str:
     return partner.headers["Authorization"].removeprefix("Bearer ")
 
 
-def test_the_partner_api_conforms_to_its_openapi(stack, partner_key):
+def _summed_up(document: str, run: subprocess.CompletedProcess[str], capsys) -> None:
+    """Shows the run's summary (operations, test cases, failures) in the test output."""
+    _, _, summary = run.stdout.rpartition("SUMMARY")
+    with capsys.disabled():
+        print(f"\n[schemathesis: {document}]\n{summary.partition(chr(10))[2].strip()}")
+
+
+def test_the_partner_api_conforms_to_its_openapi(stack, partner_key, capsys):
     run = schemathesis(f"http://127.0.0.1:{stack.port('orders')}", partner_key)
+    _summed_up("orders partner API", run, capsys)
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-2000:]
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_the_operator_api_conforms_to_its_openapi(stack, service):
+def test_the_operator_api_conforms_to_its_openapi(stack, service, capsys):
     run = schemathesis(f"http://127.0.0.1:{stack.admin_port(service)}", OPERATOR_KEY)
+    _summed_up(f"{service} operator API", run, capsys)
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-2000:]
