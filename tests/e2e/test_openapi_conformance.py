@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import OPERATOR_KEY
+from tests.infrastructure import devstack
 
 pytestmark = pytest.mark.e2e
 
@@ -56,8 +58,10 @@ def schemathesis(base_url: str, credential: str) -> subprocess.CompletedProcess[
 
 
 @pytest.fixture(scope="module")
-def partner_key(partner) -> str:
-    return partner.headers["Authorization"].removeprefix("Bearer ")
+def partner_key(stack) -> str:
+    """A partner of its own: Schemathesis creates and revokes keys, sets webhooks and places
+    orders, which must not reach the partners the other tests share."""
+    return devstack.issue_partner_key(stack, f"schemathesis-{uuid.uuid4().hex[:6]}")
 
 
 def _summed_up(document: str, run: subprocess.CompletedProcess[str], capsys) -> None:
