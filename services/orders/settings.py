@@ -28,8 +28,8 @@ class OrdersSettings(ServiceSettings):
     webhook_local_targets: bool = Field(
         default=False,
         description=(
-            "Accept plain-http webhook URLs and deliver to loopback or private addresses; "
-            "only for local stacks and tests"
+            "Accept plain-http webhook URLs and deliver to loopback addresses only (never "
+            "elsewhere, nor a DNS lookup): for local stacks and tests"
         ),
     )
     webhook_timeout_seconds: float = Field(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import json
 import logging
 import secrets
@@ -117,15 +118,31 @@ async def resolve(host: str, port: int) -> list[str]:
     return [info[4][0] for info in infos]
 
 
+def _local(host: str) -> bool:
+    """A loopback address, or a name RFC 6761 reserves (never delegated: no public DNS
+    server is asked for it)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost" or host.endswith((".localhost", ".test"))
+
+
 async def pinned_address(
     url: httpx.URL, local_targets: bool, resolver: Resolver = resolve
 ) -> tuple[str | None, str | None]:
     """(the address to connect to, None) or (None, why the URL must not be called)."""
+    if local_targets and not _local(url.host):
+        # A local stack or test delivers to this machine only, and looks up no public name.
+        return None, f"{url.host} is not a loopback address; a local stack delivers to none else"
     try:
         addresses = await resolver(url.host, url.port or (443 if url.scheme == "https" else 80))
     except OSError as error:
         return None, f"cannot resolve {url.host}: {error}"
-    refusal = None if local_targets else webhook_policy.target_refusal(url.host, addresses)
+    if local_targets:
+        outside = [address for address in addresses if not _local(address.split("%", 1)[0])]
+        refusal = f"{url.host} resolves beyond loopback ({outside[0]})" if outside else None
+    else:
+        refusal = webhook_policy.target_refusal(url.host, addresses)
     if refusal is not None:
         return None, refusal
     if not addresses:
