@@ -17,10 +17,10 @@ from tests.unit.observability.queries import (
     DASHBOARDS,
     OBSERVABILITY,
     PROMTOOL,
-    TOOLS,
     RECORDED,
     RULE_FILES,
     RULE_TESTS,
+    TOOLS,
     dashboard_queries,
     recorded_names,
 )
