@@ -14,11 +14,14 @@ from shared.fields import Paragraph
 from shared.money import SUPPORTED_CURRENCIES
 
 
+# `OrderDetails` with the currencies taken listed as an enum. The enum stays out of the event
+# contracts, whose compatibility gate would take each new currency for a change of type.
 class OrderRequest(OrderDetails):
-    """An order as a partner places it: `OrderDetails`, its schema listing the currencies taken.
+    """An order as a partner places it.
 
-    The enum stays out of the event contracts, whose compatibility gate would take each new
-    currency for a change of type."""
+    Its total (goods, shipping and insurance) is at most 999999999.9999 in its currency, and
+    its items weigh at most 100000 kg together.
+    """
 
     currency: Annotated[
         CurrencyCode, Field(json_schema_extra={"enum": sorted(SUPPORTED_CURRENCIES)})
