@@ -133,14 +133,7 @@ async def home(request: Request) -> Response:
     key = operator["key"]
     held, stuck = await asyncio.gather(
         _panel(backends.get("customs", "/v1/declarations", key, {"status": "HELD", "limit": 100})),
-        _panel(
-            backends.get(
-                "orders",
-                "/v1/orders/stuck",
-                key,
-                {"older_than_minutes": settings.stuck_after_minutes},
-            )
-        ),
+        _panel(backends.get("orders", "/v1/orders/stuck", key)),
     )
     return _page(request, "home.html", held=held, stuck=stuck)
 
@@ -290,15 +283,14 @@ async def replay_letter(
 
 
 @app.get("/stuck", response_class=HTMLResponse)
-async def stuck(request: Request, older_than_minutes: int | None = None) -> Response:
+async def stuck(request: Request, older_than_minutes: str = "") -> Response:
     operator = _operator(request)
-    minutes = older_than_minutes or settings.stuck_after_minutes
+    # The form sends an empty field for "each status's own objective".
+    chosen = {"older_than_minutes": older_than_minutes} if older_than_minutes.strip() else None
     orders = await _panel(
-        _backends(request).get(
-            "orders", "/v1/orders/stuck", operator["key"], {"older_than_minutes": minutes}
-        )
+        _backends(request).get("orders", "/v1/orders/stuck", operator["key"], chosen)
     )
-    return _page(request, "stuck.html", orders=orders, minutes=minutes)
+    return _page(request, "stuck.html", orders=orders, minutes=older_than_minutes)
 
 
 @app.get("/departures", response_class=HTMLResponse)

@@ -25,7 +25,6 @@ class ConsoleSettings(BaseSettings):
     )
     secure_cookie: bool = Field(default=False, description="Send the cookie over HTTPS only")
     session_hours: int = Field(default=8, ge=1, le=24, description="A sign-in lasts one shift")
-    stuck_after_minutes: int = Field(default=15, ge=1)
     request_timeout_seconds: float = 5.0
     log_level: str = "INFO"
 

@@ -8,19 +8,20 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from services.orders.api import order_response
 from services.orders.domain import FINAL_STATUSES
 from services.orders.schemas import OrderResponse
+from services.orders.settings import OrdersSettings
 from services.orders.tables import Order
 from shared.fields import Line
 from shared.operators import Operator, Role
 from shared.problems import PROBLEM_RESPONSES, ProblemError
-from shared.service import UnitOfWorkDep, require_role
+from shared.service import UnitOfWorkDep, require_role, runtime_of
 
 router = APIRouter(prefix="/v1", tags=["operator: orders"], responses=PROBLEM_RESPONSES)
 
@@ -59,16 +60,34 @@ async def who_am_i(operator: AnyOperator) -> OperatorOut:
     summary="Orders in a non-final status that has not changed for a while, oldest first",
 )
 async def stuck_orders(
+    request: Request,
     _: AnyOperator,
     uow: UnitOfWorkDep,
-    older_than_minutes: Annotated[int, Query(ge=1, le=60 * 24 * 30)] = 15,
+    older_than_minutes: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=60 * 24 * 30,
+            description="Any non-final status unchanged this long; by default each status's "
+            "own objective (STATUS_OBJECTIVES, as `ehub_orders_stuck` counts)",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> OperatorOrderList:
-    since = datetime.now(UTC) - timedelta(minutes=older_than_minutes)
+    now = datetime.now(UTC)
+    settings: OrdersSettings = runtime_of(request).settings
+    overdue = (
+        [Order.updated_at < now - timedelta(minutes=older_than_minutes)]
+        if older_than_minutes
+        else [
+            and_(Order.status == str(status), Order.updated_at < now - objective)
+            for status, objective in settings.status_objectives.items()
+        ]
+    )
     rows = await uow.session.scalars(
         _with_partner_and_timeline(select(Order))
         .where(Order.status.not_in([str(status) for status in FINAL_STATUSES]))
-        .where(Order.updated_at < since)
+        .where(or_(*overdue))
         .order_by(Order.updated_at)
         .limit(limit)
     )
