@@ -12,6 +12,8 @@ under a lease (`next_attempt_at` moved past the attempt's timeout) in a short tr
 posts outside any transaction and records the outcomes in another: no row lock and no
 database connection is held while a partner's server thinks. Another replica's worker
 skips the leased rows; a process that dies mid-attempt leaves them due at the lease's end.
+An outcome is recorded on the delivery only while its lease stands: a delivery the partner
+asked to have sent again while it was in flight stays due (the attempt is logged either way).
 
 Addresses: the host is resolved once per batch, every address must be public
 (`webhook_policy.refusal`), and the connection goes to the address that was checked, with
@@ -36,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders import webhook_policy
@@ -200,6 +202,7 @@ class Claimed:
     id: uuid.UUID
     payload: dict[str, Any]
     attempts: int
+    lease_until: datetime
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,14 @@ class Target:
     partner_id: uuid.UUID
     url: str
     secrets: list[str]
+
+
+# Executed per batch on the connection (Core executemany), as the ORM's bulk UPDATE by
+# primary key takes no further condition.
+RECORD_UNDER_LEASE = update(WebhookDelivery.__table__).where(
+    WebhookDelivery.id == bindparam("claimed_id"),
+    WebhookDelivery.next_attempt_at == bindparam("lease_until"),
+)
 
 
 class WebhookEngine:
@@ -344,7 +355,7 @@ class WebhookEngine:
                 endpoint.secret, endpoint.previous_secret, endpoint.previous_secret_until, now
             ),
         )
-        return target, [Claimed(row.id, row.payload, row.attempts) for row in rows]
+        return target, [Claimed(row.id, row.payload, row.attempts, lease_until) for row in rows]
 
     async def _post(
         self,
@@ -382,7 +393,8 @@ class WebhookEngine:
             )
             deliveries.append(
                 {
-                    "id": claimed.id,
+                    "claimed_id": claimed.id,
+                    "lease_until": claimed.lease_until,
                     "attempts": attempt_count,
                     "delivered_at": now if outcome.succeeded else None,
                     "failed_at": now if given_up else None,
@@ -408,7 +420,7 @@ class WebhookEngine:
                 )
         async with self._runtime.units_of_work() as uow:
             session = uow.session
-            await session.execute(update(WebhookDelivery), deliveries)
+            await (await session.connection()).execute(RECORD_UNDER_LEASE, deliveries)
             await session.execute(insert(WebhookAttempt), attempts)
             endpoint = await session.get(WebhookEndpoint, target.id, with_for_update=True)
             assert endpoint is not None, "endpoints are never deleted"

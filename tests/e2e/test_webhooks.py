@@ -36,11 +36,13 @@ class Received:
 
 class Receiver:
     """A partner's webhook endpoint on loopback; `answer(number)` gives the status for the
-    number-th request (from 1) and `delay` how long it thinks first."""
+    number-th request (from 1) and `delay` how long it thinks first. `arrivals` holds the
+    `webhook-id` of every request as it arrives, before it is answered."""
 
     def __init__(self, answer: Callable[[int], int] = lambda _: 204, delay: float = 0) -> None:
         self.received: queue.Queue[Received] = queue.Queue()
         self.requests = 0
+        self.arrivals: list[str] = []
         lock = threading.Lock()
         receiver = self
 
@@ -50,6 +52,7 @@ class Receiver:
                 with lock:
                     receiver.requests += 1
                     number = receiver.requests
+                    receiver.arrivals.append(self.headers["webhook-id"])
                 if delay:
                     time.sleep(delay)
                 status = answer(number)
@@ -260,6 +263,41 @@ def test_one_delivery_or_a_time_range_is_sent_again_on_request(new_partner, rece
         json={"since": datetime.now(UTC).isoformat(), "until": started.isoformat()},
     )
     assert (backwards.status_code, backwards.json()) == (202, {"requeued": 0}), "an empty range"
+
+
+def test_a_delivery_asked_for_again_while_in_flight_is_sent_again(new_partner, receivers):
+    partner = new_partner("redelivered-in-flight")
+    released = threading.Event()
+
+    def first_answer_waits(number: int) -> int:
+        if number == 1:
+            released.wait(10)
+        return 204
+
+    receiver = receivers(answer=first_answer_waits)
+    register(partner, receiver.url)
+    place(partner, order_body())
+    deadline = time.monotonic() + 10
+    while not receiver.arrivals and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [in_flight, *_] = receiver.arrivals
+
+    response = partner.post(f"/v1/webhook/deliveries/{in_flight}/redeliver")
+    assert response.status_code == 202, response.text
+    released.set()
+    got = receiver.drain(
+        lambda got: sum(r.headers["webhook-id"] == in_flight for r in got) >= 2, 15
+    )
+    assert sum(r.headers["webhook-id"] == in_flight for r in got) == 2, (
+        "the answer to the first request did not mark the requested one delivered"
+    )
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        delivery = partner.get(f"/v1/webhook/deliveries/{in_flight}").json()
+        if delivery["status"] == "delivered":
+            break
+        time.sleep(0.1)
+    assert (delivery["status"], len(delivery["attempts"])) == ("delivered", 2)
 
 
 def test_deliveries_stay_bound_to_their_url_and_secret_unless_retargeted(new_partner, receivers):
