@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+import functools
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import event, exc, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, TextClause, bindparam, event, exc, select, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -118,10 +118,8 @@ async def lock_rows(
         return {}
     column = getattr(model, key)
     if new_row is not None:
-        await session.execute(
-            insert(model)
-            .values([{**new_row(value), key: value} for value in wanted])
-            .on_conflict_do_nothing(index_elements=[key])
+        await insert_missing(
+            session, model, [{**new_row(value), key: value} for value in wanted], conflict=key
         )
     rows = await session.scalars(
         select(model)
@@ -131,6 +129,34 @@ async def lock_rows(
         .execution_options(populate_existing=True)
     )
     return {getattr(row, key): row for row in rows}
+
+
+async def insert_missing(
+    session: AsyncSession, model: type, rows: Sequence[dict[str, Any]], conflict: str = ""
+) -> None:
+    """Insert the `rows` (dicts with the same keys) of `model` that do not exist yet (ON
+    CONFLICT DO NOTHING, on the `conflict` columns if given, else any unique constraint), in
+    one executemany. Each row gives every column that has a Python-side default."""
+    if rows:
+        statement = _insert_missing(model.__table__, tuple(rows[0]), conflict)
+        await session.execute(statement, list(rows))
+
+
+@functools.cache
+def _insert_missing(table: Table, columns: tuple[str, ...], conflict: str) -> TextClause:
+    """Built once per table and columns: the dialect's `insert().on_conflict_do_nothing()`
+    has no cache key, so SQLAlchemy would compile it again for every batch."""
+    defaulted = {column.name for column in table.columns if column.default is not None} - set(
+        columns
+    )
+    if defaulted:
+        raise ValueError(f"rows of {table.name} must give {sorted(defaulted)}: no defaults here")
+    target = f"({conflict}) " if conflict else ""
+    return text(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(f':{name}' for name in columns)}) "
+        f"ON CONFLICT {target}DO NOTHING"
+    ).bindparams(*(bindparam(name, type_=table.c[name].type) for name in columns))
 
 
 def per_transaction(session: AsyncSession, key: Hashable, make: Callable[[], T]) -> T:

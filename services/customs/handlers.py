@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.customs.consignments import assessment_document, consignment_from, duties_and_taxes
@@ -35,7 +34,7 @@ from services.customs.reference.cache import ReferenceCache
 from services.customs.reference.files import build_tables
 from services.customs.settings import CustomsSettings
 from services.customs.tables import BuyerAnnualTotal, Decision, Declaration
-from shared.db import lock_rows, per_transaction
+from shared.db import insert_missing, lock_rows, per_transaction
 from shared.events import (
     CustomsCleared,
     CustomsHeld,
@@ -108,15 +107,13 @@ async def lock_buyer_totals(
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    await session.execute(
-        insert(BuyerAnnualTotal)
-        .values(
-            [
-                {"buyer_key": buyer_key, "year": year, "cleared_cny": Decimal(0), "orders": 0}
-                for buyer_key, year in wanted
-            ]
-        )
-        .on_conflict_do_nothing()
+    await insert_missing(
+        session,
+        BuyerAnnualTotal,
+        [
+            {"buyer_key": buyer_key, "year": year, "cleared_cny": Decimal(0), "orders": 0}
+            for buyer_key, year in wanted
+        ],
     )
     rows = await session.scalars(
         select(BuyerAnnualTotal)

@@ -39,6 +39,7 @@ from services.orders.tables import IdempotencyKey, Order
 from services.orders.webhook_api import router as webhook_router
 from services.orders.webhooks import announce, webhook_payload
 from shared.events import OrderCancellationRequested, OrderDetails, OrderPlaced
+from shared.messaging.unit_of_work import OUTBOX_ROWS
 from shared.pagination import Cursor, decode_cursor, encode_cursor
 from shared.problems import PROBLEM_RESPONSES, ProblemError
 from shared.service import UnitOfWorkDep
@@ -107,9 +108,10 @@ claimed AS (
     RETURNING order_id
 ),"""
 
-# The order, its first timeline entry and, if the partner has a webhook, its delivery, in
-# one statement returning the new order's id. Plain SQL rather than the PostgreSQL dialect's
-# `insert()`, which SQLAlchemy never caches: it would be compiled again for every request.
+# The order, its first timeline entry, its OrderPlaced in the outbox and, if the partner has
+# a webhook, its delivery, in one statement returning the new order's id: the whole unit of
+# work in one round trip (`UnitOfWork.write_at_once`). Plain SQL rather than the PostgreSQL
+# dialect's `insert()`, which SQLAlchemy never caches: it would be compiled for every request.
 _PLACE_ORDER = """
 WITH {claim}
 placed AS (
@@ -136,6 +138,9 @@ delivery AS (
         0, placed.created_at, placed.created_at
     FROM placed JOIN partners ON partners.id = placed.partner_id
     WHERE partners.webhook_endpoint_id IS NOT NULL
+),
+announced AS (
+    {outbox} WHERE EXISTS (SELECT FROM placed)
 )
 SELECT id FROM placed
 """
@@ -155,8 +160,12 @@ _PLACEMENT_TYPES = (
     bindparam("payload", type_=JSONB),
 )
 
-PLACE_ORDER = text(_PLACE_ORDER.format(claim="", source="")).bindparams(*_PLACEMENT_TYPES)
-PLACE_ORDER_ONCE = text(_PLACE_ORDER.format(claim=_CLAIM_KEY, source="FROM claimed")).bindparams(
+PLACE_ORDER = text(_PLACE_ORDER.format(claim="", source="", outbox=OUTBOX_ROWS)).bindparams(
+    *_PLACEMENT_TYPES
+)
+PLACE_ORDER_ONCE = text(
+    _PLACE_ORDER.format(claim=_CLAIM_KEY, source="FROM claimed", outbox=OUTBOX_ROWS)
+).bindparams(
     *_PLACEMENT_TYPES,
     bindparam("idempotency_key", type_=String),
     bindparam("fingerprint", type_=String),
@@ -231,13 +240,15 @@ async def place_order(
         ),
     }
     if idempotency_key is None:
-        await uow.session.execute(PLACE_ORDER, parameters)
+        await uow.write_at_once(PLACE_ORDER, parameters)
     else:
         fingerprint = _fingerprint(details)
-        placed = await uow.session.scalar(
-            PLACE_ORDER_ONCE,
-            {**parameters, "idempotency_key": idempotency_key, "fingerprint": fingerprint},
-        )
+        placed = (
+            await uow.write_at_once(
+                PLACE_ORDER_ONCE,
+                {**parameters, "idempotency_key": idempotency_key, "fingerprint": fingerprint},
+            )
+        ).scalar()
         if placed is None:
             earlier = await _replay(uow, partner_id, idempotency_key, fingerprint)
             return _json(earlier, 201, {"Idempotent-Replayed": "true"})

@@ -38,7 +38,7 @@ async def current_grant(
 ) -> KeyGrant:
     scheme, _, key = (authorization or "").partition(" ")
     grant = (
-        await partner_keys.grant(uow.session, key) if scheme.lower() == "bearer" and key else None
+        await partner_keys.grant(uow.database, key) if scheme.lower() == "bearer" and key else None
     )
     if grant is None:
         raise ProblemError(

@@ -4,7 +4,9 @@ Every request presents a key, so the key -> partner answer (with the partner's q
 remembered in process for `KEY_CACHE_SECONDS`: a key revoked (`api_keys.revoked_at` set) is
 refused by every replica at most that long after the revocation commits (plus the time of a
 request already in flight), and at once by the replica that revoked it. Unknown and revoked
-keys are never remembered, so a new key works at once.
+keys are never remembered, so a new key works at once. Requests that miss the cache for one
+key at the same moment (its entry just expired, hundreds in flight under load) share one
+lookup rather than each sending its own.
 
 A partner may hold several keys (`MAX_ACTIVE_KEYS`): rotation is create, switch, revoke,
 with no moment without a working key. `last_used_at` is written by the upkeep job, at most
@@ -25,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.orders.rate_limits import DEFAULT_QUOTA, Quota, RateLimiter
 from services.orders.settings import OrdersSettings
@@ -172,13 +174,15 @@ class PartnerKeys:
         self._max_entries = max_entries
         self._clock = clock
         self._grants: dict[str, tuple[KeyGrant, float]] = {}
+        self._lookups: dict[str, asyncio.Future[KeyGrant | None]] = {}
         self.default_quota = default_quota or DEFAULT_QUOTA
         self.limiter = RateLimiter(clock)
         self._used_written: dict[uuid.UUID, float] = {}
         self.used: dict[uuid.UUID, datetime] = {}
 
-    async def grant(self, session: AsyncSession, key: str) -> KeyGrant | None:
-        """What an unrevoked `key` grants, or None."""
+    async def grant(self, database: AsyncEngine, key: str) -> KeyGrant | None:
+        """What an unrevoked `key` grants, or None. A lookup reads on a connection of its
+        own, outside the request's unit of work."""
         key_hash = hash_key(key)
         now = self._clock()
         remembered = self._grants.pop(key_hash, None)
@@ -186,20 +190,9 @@ class PartnerKeys:
             self._grants[key_hash] = remembered
             grant = remembered[0]
         else:
-            row = (await session.execute(_LOOKUP, {"key_hash": key_hash})).first()
-            if row is None:
+            grant = await self._shared_lookup(database, key_hash)
+            if grant is None:
                 return None
-            grant = KeyGrant(
-                row.id,
-                row.partner_id,
-                Quota(
-                    row.rate_limit_per_second or self.default_quota.rate,
-                    row.rate_limit_burst or self.default_quota.burst,
-                ),
-            )
-            if len(self._grants) >= self._max_entries:
-                del self._grants[next(iter(self._grants))]
-            self._grants[key_hash] = (grant, now + self._ttl)
         if (
             now - self._used_written.get(grant.key_id, -LAST_USED_RESOLUTION)
             >= LAST_USED_RESOLUTION
@@ -208,9 +201,51 @@ class PartnerKeys:
             self.used[grant.key_id] = datetime.now(UTC)
         return grant
 
-    async def partner_id(self, session: AsyncSession, key: str) -> uuid.UUID | None:
+    async def _shared_lookup(self, database: AsyncEngine, key_hash: str) -> KeyGrant | None:
+        """The database's answer for `key_hash`, from the lookup in flight for it if there is
+        one (when that one fails, this request asks for itself), remembered if a grant."""
+        while (in_flight := self._lookups.get(key_hash)) is not None:
+            await asyncio.wait([in_flight])
+            if not in_flight.cancelled():
+                return in_flight.result()
+            remembered = self._grants.get(key_hash)
+            if remembered is not None and remembered[1] > self._clock():
+                return remembered[0]  # another waiter's own lookup answered meanwhile
+        answer: asyncio.Future[KeyGrant | None] = asyncio.get_running_loop().create_future()
+        self._lookups[key_hash] = answer
+        try:
+            grant = await self._lookup(database, key_hash)
+        except BaseException:
+            answer.cancel()
+            raise
+        finally:
+            if self._lookups.get(key_hash) is answer:
+                del self._lookups[key_hash]
+        answer.set_result(grant)
+        if grant is not None:
+            if len(self._grants) >= self._max_entries:
+                del self._grants[next(iter(self._grants))]
+            self._grants[key_hash] = (grant, self._clock() + self._ttl)
+        return grant
+
+    async def _lookup(self, database: AsyncEngine, key_hash: str) -> KeyGrant | None:
+        async with database.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            row = (await connection.execute(_LOOKUP, {"key_hash": key_hash})).first()
+        if row is None:
+            return None
+        return KeyGrant(
+            row.id,
+            row.partner_id,
+            Quota(
+                row.rate_limit_per_second or self.default_quota.rate,
+                row.rate_limit_burst or self.default_quota.burst,
+            ),
+        )
+
+    async def partner_id(self, database: AsyncEngine, key: str) -> uuid.UUID | None:
         """The partner of an unrevoked `key`, or None."""
-        grant = await self.grant(session, key)
+        grant = await self.grant(database, key)
         return None if grant is None else grant.partner_id
 
     def forget(self, key_id: uuid.UUID) -> None:

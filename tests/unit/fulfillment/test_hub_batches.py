@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import Insert, Update
+from sqlalchemy.sql.dml import Update
 
 from services.fulfillment import handlers
 from services.fulfillment.domain.schedule import choose_departure
@@ -86,10 +86,11 @@ class HubDatabase:
     async def _execute(self, statement: Any, *args: Any, **kwargs: Any) -> list[tuple]:
         params = self._record(statement)
         sql = self.statements[-1]
-        if isinstance(statement, Insert):
-            for key, order_id in params.items():
-                if key.startswith("order_id"):
-                    self.parcels.setdefault(order_id, Parcel(order_id=order_id, dangerous_goods=[]))
+        if sql.startswith("INSERT INTO parcels"):
+            [rows] = args
+            for row in rows:
+                order_id = row["order_id"]
+                self.parcels.setdefault(order_id, Parcel(order_id=order_id, dangerous_goods=[]))
             return []
         if isinstance(statement, Update):
             self.units[params["id_1"]].departed_at = params["departed_at"]

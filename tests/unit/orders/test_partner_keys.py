@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from types import SimpleNamespace
 
@@ -23,16 +24,37 @@ class Clock:
 
 
 class ApiKeysTable:
-    """Stands in for the session: answers the key lookup from a dict of unrevoked keys."""
+    """Stands in for the engine and its connection: answers the key lookup from a dict of
+    unrevoked keys."""
 
     def __init__(self, partners: dict[str, uuid.UUID], quota: tuple[int, int] | None = None):
         self.partners = partners
         self.quota = quota or (None, None)
         self.key_ids = {key: uuid.uuid4() for key in partners}
         self.lookups = 0
+        # While set, a lookup waits for `answering` (as a busy database keeps it waiting).
+        self.answering: asyncio.Event | None = None
+        self.failures = 0
+
+    def connect(self) -> ApiKeysTable:
+        return self
+
+    async def __aenter__(self) -> ApiKeysTable:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        pass
+
+    async def execution_options(self, **options: object) -> ApiKeysTable:
+        return self
 
     async def execute(self, statement, parameters):
         self.lookups += 1
+        if self.answering is not None:
+            await self.answering.wait()
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionResetError("the database went away")
         return self.Result(self._row(parameters["key_hash"]))
 
     def _row(self, key_hash: str) -> SimpleNamespace | None:
@@ -68,6 +90,38 @@ async def test_a_known_key_is_looked_up_once_within_the_ttl():
 
     assert answers == [partner_id] * 5
     assert table.lookups == 1
+
+
+async def test_requests_that_miss_together_share_one_lookup():
+    partner_id = uuid.uuid4()
+    table = ApiKeysTable({"ehub_sk_a": partner_id})
+    table.answering = asyncio.Event()
+    keys = PartnerKeys(clock=Clock())
+
+    requests = [asyncio.create_task(keys.partner_id(table, "ehub_sk_a")) for _ in range(50)]
+    await asyncio.sleep(0)
+    table.answering.set()
+
+    assert await asyncio.gather(*requests) == [partner_id] * 50
+    assert table.lookups == 1
+
+
+async def test_when_the_shared_lookup_fails_the_others_ask_for_themselves():
+    partner_id = uuid.uuid4()
+    table = ApiKeysTable({"ehub_sk_a": partner_id})
+    table.answering, table.failures = asyncio.Event(), 1
+    keys = PartnerKeys(clock=Clock())
+
+    first = asyncio.create_task(keys.partner_id(table, "ehub_sk_a"))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(keys.partner_id(table, "ehub_sk_a")) for _ in range(3)]
+    await asyncio.sleep(0)
+    table.answering.set()
+
+    outcomes = await asyncio.gather(first, *waiting, return_exceptions=True)
+    assert isinstance(outcomes[0], ConnectionResetError)
+    assert outcomes[1:] == [partner_id] * 3
+    assert table.lookups == 2, "one failed lookup, then one shared by the three that waited"
 
 
 async def test_a_revoked_key_is_refused_once_the_ttl_has_passed():
