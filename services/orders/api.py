@@ -321,7 +321,7 @@ async def cancel_order(
         order.cancellation_reason = body.reason
         order.updated_at = now
         await uow.emit(OrderCancellationRequested(order_id=order.id, reason=body.reason))
-        announce(uow.session, order, "CancellationRequested", {"reason": body.reason})
+        announce(uow, order, "CancellationRequested", {"reason": body.reason})
         await uow.commit()
     return _json(order_response(order), 202)
 

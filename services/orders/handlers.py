@@ -1,8 +1,9 @@
 """Orders listens to every service and keeps each order's status and timeline.
 
 A consumer batch is one transaction: `prefetch` locks the batch's orders and loads their
-partners in one statement, then each event's handler changes its order in memory and adds
-its timeline entry and webhook delivery to the session, all written by the commit's flush.
+partners in one statement (not the orders' details, which no event changes), then each
+event's handler changes its order in memory and stages its timeline entry and webhook
+delivery; the commit writes the orders (the flush) and each table's new rows in one INSERT.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Uuid, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
 from services.orders.domain import OrderStatus, status_after
 from services.orders.saga_metrics import status_changed
@@ -55,7 +56,7 @@ LOCKED_ORDERS = "orders.locked"
 # Rows are locked in id order, so two batches sharing orders queue rather than deadlock.
 LOCK_ORDERS = (
     select(Order)
-    .options(joinedload(Order.partner, innerjoin=True))
+    .options(joinedload(Order.partner, innerjoin=True), defer(Order.details, raiseload=True))
     .where(Order.id == any_(bindparam("order_ids", type_=ARRAY(Uuid))))
     .order_by(Order.id)
     .with_for_update(of=Order)
@@ -89,17 +90,18 @@ async def record_in_timeline(event: Event, envelope: Envelope, uow: UnitOfWork) 
         order.cancellation_requested_at = None
     order.updated_at = datetime.now(UTC)
     detail = event.model_dump(mode="json", exclude=_ORDER_FIELDS)
-    uow.session.add(
-        TimelineRecord(
-            order_id=order.id,
-            event_id=envelope.id,
-            event_type=event_name,
-            source_service=envelope.source.rsplit("/", 1)[-1],
-            occurred_at=envelope.time,
-            detail=detail,
-        )
+    uow.insert_at_commit(
+        TimelineRecord.__table__,
+        {
+            "order_id": order.id,
+            "event_id": envelope.id,
+            "event_type": event_name,
+            "source_service": envelope.source.rsplit("/", 1)[-1],
+            "occurred_at": envelope.time,
+            "detail": detail,
+        },
     )
-    announce(uow.session, order, event_name, detail)
+    announce(uow, order, event_name, detail)
 
 
 HANDLERS = {

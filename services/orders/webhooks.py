@@ -50,6 +50,7 @@ from services.orders.tables import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from shared.messaging.unit_of_work import UnitOfWork
 from shared.service import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def webhook_payload(
     }
 
 
-def announce(session: AsyncSession, order: Order, event_type: str, detail: dict[str, Any]) -> None:
+def announce(uow: UnitOfWork, order: Order, event_type: str, detail: dict[str, Any]) -> None:
     """Queue a webhook for the order's partner, if it subscribed, in the caller's transaction.
 
     The order comes with its partner loaded (`joinedload(Order.partner)`): nothing is read here.
@@ -99,19 +100,20 @@ def announce(session: AsyncSession, order: Order, event_type: str, detail: dict[
     if endpoint_id is None:
         return
     now = datetime.now(UTC)
-    session.add(
-        WebhookDelivery(
-            id=uuid.uuid4(),
-            partner_id=order.partner_id,
-            endpoint_id=endpoint_id,
-            order_id=order.id,
-            payload=webhook_payload(
+    uow.insert_at_commit(
+        WebhookDelivery.__table__,
+        {
+            "id": uuid.uuid4(),
+            "partner_id": order.partner_id,
+            "endpoint_id": endpoint_id,
+            "order_id": order.id,
+            "payload": webhook_payload(
                 order.id, order.partner_reference, order.status, event_type, detail, now
             ),
-            attempts=0,
-            created_at=now,
-            next_attempt_at=now,
-        )
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        },
     )
 
 

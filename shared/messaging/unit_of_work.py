@@ -8,6 +8,11 @@ A unit of work whose whole change is one statement (placing an order) runs it wi
 `write_at_once`: the statement writes the staged events itself, through `OUTBOX_ROWS`, and is
 its own transaction (autocommit), so the change costs one round trip instead of four (BEGIN,
 statement, outbox, COMMIT).
+
+Rows that are only ever appended (an order's timeline, its webhook deliveries) can be staged
+with `insert_at_commit` instead of added to the session as ORM objects: a consumer batch's
+rows for one table are written at commit by one multi-row INSERT, without an object, its
+state and its flush per row.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Executable, Result, text
+from sqlalchemy import Executable, Result, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.events import Envelope, Event
@@ -49,6 +54,7 @@ class UnitOfWork:
         self._on_commit_with_events = on_commit_with_events
         self._staged: list[tuple[Envelope, str, str]] = []
         self._outbox_written = False
+        self._rows: dict[Table, list[dict[str, Any]]] = {}
         self.session: AsyncSession
 
     async def __aenter__(self) -> UnitOfWork:
@@ -63,6 +69,7 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._staged.clear()
+        self._rows.clear()
         self._outbox_written = False
         if self.session.in_transaction():
             await self.session.rollback()
@@ -82,6 +89,11 @@ class UnitOfWork:
         )
         return envelope
 
+    def insert_at_commit(self, table: Table, row: dict[str, Any]) -> None:
+        """Stage `row` (every row of a table with the same keys) to be inserted into `table`
+        at commit, after the session's own changes."""
+        self._rows.setdefault(table, []).append(row)
+
     async def write_at_once(self, statement: Executable, parameters: dict[str, Any]) -> Result[Any]:
         """Run `statement` as the whole unit of work, in its own transaction (autocommit),
         with `parameters` and the staged events' outbox parameters (for its `OUTBOX_ROWS`).
@@ -96,6 +108,9 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         staged, self._staged = self._staged, []
+        rows, self._rows = self._rows, {}
+        for table, table_rows in rows.items():
+            await self.session.execute(insert(table), table_rows)
         if staged and not self._outbox_written:
             await self.session.execute(WRITE_OUTBOX, _outbox_parameters(staged))
         await self.session.commit()

@@ -138,12 +138,14 @@ def test_an_endpoint_is_disabled_only_after_failing_for_the_whole_period():
     assert should_disable(NOW - period, NOW, period)
 
 
-class Session:
-    def __init__(self) -> None:
-        self.added: list[object] = []
+class UnitOfWork:
+    """Stands in for the unit of work: keeps the rows staged for insertion at commit."""
 
-    def add(self, row: object) -> None:
-        self.added.append(row)
+    def __init__(self) -> None:
+        self.added: list[tuple[object, dict]] = []
+
+    def insert_at_commit(self, table: object, row: dict) -> None:
+        self.added.append((table, row))
 
 
 def _order(endpoint_id: uuid.UUID | None) -> Order:
@@ -159,32 +161,32 @@ def _order(endpoint_id: uuid.UUID | None) -> Order:
 
 def test_a_step_is_announced_to_the_current_endpoint_without_reading_the_partner():
     endpoint_id = uuid.uuid4()
-    session, order = Session(), _order(endpoint_id)
+    uow, order = UnitOfWork(), _order(endpoint_id)
 
-    announce(session, order, "ShipmentDispatched", {"house_awb": "176-12345675"})
+    announce(uow, order, "ShipmentDispatched", {"house_awb": "176-12345675"})
 
-    [delivery] = session.added
-    assert isinstance(delivery, WebhookDelivery)
-    assert (delivery.partner_id, delivery.endpoint_id, delivery.order_id, delivery.attempts) == (
-        order.partner_id,
-        endpoint_id,
-        order.id,
-        0,
-    )
-    assert delivery.created_at == delivery.next_attempt_at
-    assert delivery.payload == {
+    [(table, delivery)] = uow.added
+    assert table is WebhookDelivery.__table__
+    assert (
+        delivery["partner_id"],
+        delivery["endpoint_id"],
+        delivery["order_id"],
+        delivery["attempts"],
+    ) == (order.partner_id, endpoint_id, order.id, 0)
+    assert delivery["created_at"] == delivery["next_attempt_at"]
+    assert delivery["payload"] == {
         "type": "order.ShipmentDispatched",
         "order_id": str(order.id),
         "partner_reference": "ref-1",
         "status": "SHIPPED",
-        "occurred_at": delivery.next_attempt_at.isoformat(),
+        "occurred_at": delivery["next_attempt_at"].isoformat(),
         "detail": {"house_awb": "176-12345675"},
     }
 
 
 def test_nothing_is_announced_to_a_partner_without_a_webhook():
-    session = Session()
+    uow = UnitOfWork()
 
-    announce(session, _order(None), "ShipmentDispatched", {})
+    announce(uow, _order(None), "ShipmentDispatched", {})
 
-    assert session.added == []
+    assert uow.added == []
