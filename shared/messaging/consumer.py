@@ -85,6 +85,10 @@ MAX_INFRASTRUCTURE_DELAY = 5.0
 # How long a revoked partition's batch in flight may take to finish before it is abandoned:
 # well within the group's rebalance timeout (the session timeout, 10 s by default).
 REVOKE_GRACE_SECONDS = 5.0
+# Handlers whose rows were prefetched run without awaiting anything: a batch of hundreds would
+# hold the event loop, and every HTTP request of the process would wait behind it. The batch
+# lets the loop run other work after every this many handlers.
+HANDLERS_BETWEEN_YIELDS = 20
 
 CLAIM_EVENTS = text(
     "INSERT INTO inbox (event_id, event_type, consumer_group) "
@@ -437,8 +441,10 @@ class EventConsumer:
                         await self._prefetch([deliveries[index].event for index in fresh], uow)
                     except Exception as error:
                         raise HandlerFailed(fresh[0], error) from error
-                for index in fresh:
+                for position, index in enumerate(fresh, start=1):
                     await self._run_handler(deliveries[index], index, uow)
+                    if position % HANDLERS_BETWEEN_YIELDS == 0:
+                        await asyncio.sleep(0)
                 try:
                     await uow.commit()
                 except Exception as error:
