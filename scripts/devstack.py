@@ -412,15 +412,20 @@ def create_topics(bootstrap: str, prefix: str = "") -> None:
         say(f"created topics: {', '.join(created)}")
 
 
+def answers_ok(port: int, path: str) -> bool:
+    """Whether `path` on the local `port` answers 200 within 2 s."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 # ---- Zipkin, the trace UI ------------------------------------------------------------
 
 
 def zipkin_ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+    return answers_ok(port, "/health")
 
 
 def start_zipkin(port: int = ZIPKIN_PORT, name: str = "zipkin") -> None:
@@ -564,11 +569,7 @@ def infra_up(*, database_suffix: str = "", fresh_databases: bool = False) -> Sta
 
 
 def listener_ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+    return answers_ok(port, "/readyz")
 
 
 def service_ready(port: int) -> bool:
@@ -640,11 +641,7 @@ def start_services(stack: Stack) -> None:
 
 
 def console_ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+    return answers_ok(port, "/healthz")
 
 
 def start_console(

@@ -185,14 +185,9 @@ class PartnerKeys:
         own, outside the request's unit of work."""
         key_hash = hash_key(key)
         now = self._clock()
-        remembered = self._grants.pop(key_hash, None)
-        if remembered is not None and remembered[1] > now:
-            self._grants[key_hash] = remembered
-            grant = remembered[0]
-        else:
-            grant = await self._shared_lookup(database, key_hash)
-            if grant is None:
-                return None
+        grant = self._remembered(key_hash, now) or await self._shared_lookup(database, key_hash)
+        if grant is None:
+            return None
         if (
             now - self._used_written.get(grant.key_id, -LAST_USED_RESOLUTION)
             >= LAST_USED_RESOLUTION
@@ -201,6 +196,14 @@ class PartnerKeys:
             self.used[grant.key_id] = datetime.now(UTC)
         return grant
 
+    def _remembered(self, key_hash: str, now: float) -> KeyGrant | None:
+        """The cached grant of `key_hash` if still fresh, made the most recently used."""
+        remembered = self._grants.pop(key_hash, None)
+        if remembered is None or remembered[1] <= now:
+            return None
+        self._grants[key_hash] = remembered
+        return remembered[0]
+
     async def _shared_lookup(self, database: AsyncEngine, key_hash: str) -> KeyGrant | None:
         """The database's answer for `key_hash`, from the lookup in flight for it if there is
         one (when that one fails, this request asks for itself), remembered if a grant."""
@@ -208,9 +211,10 @@ class PartnerKeys:
             await asyncio.wait([in_flight])
             if not in_flight.cancelled():
                 return in_flight.result()
-            remembered = self._grants.get(key_hash)
-            if remembered is not None and remembered[1] > self._clock():
-                return remembered[0]  # another waiter's own lookup answered meanwhile
+            # Another waiter's own lookup may have answered meanwhile.
+            remembered = self._remembered(key_hash, self._clock())
+            if remembered is not None:
+                return remembered
         answer: asyncio.Future[KeyGrant | None] = asyncio.get_running_loop().create_future()
         self._lookups[key_hash] = answer
         try:

@@ -53,7 +53,8 @@ class UnitOfWork:
         self._settings = settings
         self._on_commit_with_events = on_commit_with_events
         self._staged: list[tuple[Envelope, str, str]] = []
-        self._outbox_written = False
+        # Events a statement of `write_at_once` wrote to the outbox itself.
+        self._written: list[tuple[Envelope, str, str]] = []
         self._rows: dict[Table, list[dict[str, Any]]] = {}
         self.session: AsyncSession
 
@@ -70,7 +71,7 @@ class UnitOfWork:
     ) -> None:
         self._staged.clear()
         self._rows.clear()
-        self._outbox_written = False
+        self._written.clear()
         if self.session.in_transaction():
             await self.session.rollback()
         await self.session.close()
@@ -83,6 +84,8 @@ class UnitOfWork:
     async def emit(self, event: Event) -> Envelope:
         """Stage `event` for the outbox; it is written with the transaction's commit, along
         with the trace context it was emitted in."""
+        if self._written:
+            raise RuntimeError("write_at_once was the whole unit of work: emit before it")
         envelope = Envelope.wrap(event, self._settings.source)
         self._staged.append(
             (envelope, self._settings.topic(event.topic), json.dumps(current_trace_context()))
@@ -103,7 +106,7 @@ class UnitOfWork:
         result = await self.session.execute(
             statement, {**parameters, **_outbox_parameters(self._staged)}
         )
-        self._outbox_written = True
+        self._written, self._staged = self._staged, []
         return result
 
     async def commit(self) -> None:
@@ -111,14 +114,15 @@ class UnitOfWork:
         rows, self._rows = self._rows, {}
         for table, table_rows in rows.items():
             await self.session.execute(insert(table), table_rows)
-        if staged and not self._outbox_written:
+        if staged:
             await self.session.execute(WRITE_OUTBOX, _outbox_parameters(staged))
         await self.session.commit()
-        if staged:
+        committed, self._written = self._written + staged, []
+        if committed:
             self._on_commit_with_events()
             # An emitted event is a committed state change of the saga: worth a line at INFO,
             # in the trace it was emitted in.
-            for envelope, _, context in staged:
+            for envelope, _, context in committed:
                 with use_context(context_from(json.loads(context))):
                     log.info(
                         "event emitted",
