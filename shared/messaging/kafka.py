@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
 from shared.events import Topics, dead_letter_resolutions_topic, dead_letter_topic
@@ -92,14 +92,15 @@ async def ensure_topics(
     bootstrap_servers: str, prefix: str = "", partitions: int = DEFAULT_PARTITIONS
 ) -> list[str]:
     """Create the event and dead-letter topics explicitly, returning those created; set the
-    dead-letter topics' retention on existing ones too (a stack created before it had 7 days)."""
+    dead-letter topics' retention on existing ones too (a stack created before it had 7 days),
+    returning only once the broker reads the new settings back."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="ehub-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         configs = _topic_configs(prefix)
-        wanted = [name for name in configs if name not in existing]
-        for name in wanted:
+        created = []
+        for name in [name for name in configs if name not in existing]:
             topic = NewTopic(
                 name=name,
                 # A letter's resolution is looked up by its id: one partition keeps them all.
@@ -107,15 +108,51 @@ async def ensure_topics(
                 replication_factor=1,
                 topic_configs=configs[name],
             )
-            with contextlib.suppress(TopicAlreadyExistsError):
+            try:
                 await admin.create_topics([topic])
-        configured = [
-            ConfigResource(ConfigResourceType.TOPIC, name, configs=config)
-            for name, config in configs.items()
-            if config and name in existing
-        ]
+                created.append(name)
+            except TopicAlreadyExistsError:
+                # Created a moment ago by someone else, or not yet in the metadata listed.
+                existing.add(name)
+        configured = {
+            name: config for name, config in configs.items() if config and name in existing
+        }
         if configured:
-            await admin.alter_configs(configured)
-        return wanted
+            await _alter_topic_configs(admin, configured)
+        return created
     finally:
         await admin.close()
+
+
+async def _alter_topic_configs(
+    admin: AIOKafkaAdminClient, configs: dict[str, dict[str, str]], timeout_s: float = 30.0
+) -> None:
+    """Set the topics' configs and wait until the broker describes them so: under KRaft a
+    broker applies an accepted change when it replays the metadata log, a moment later."""
+    resources = [
+        ConfigResource(ConfigResourceType.TOPIC, name, configs=c) for name, c in configs.items()
+    ]
+    for response in await admin.alter_configs(resources):
+        for error_code, error_message, _type, name in response.resources:
+            if error_code:
+                raise KafkaError(
+                    f"altering the config of topic {name} failed: {error_code} {error_message}"
+                )
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    pending = dict(configs)
+    while True:
+        described = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in pending]
+        )
+        for response in described:
+            for resource in response.resources:
+                name, entries = resource[3], {entry[0]: entry[1] for entry in resource[4]}
+                if all(entries.get(key) == value for key, value in pending[name].items()):
+                    del pending[name]
+        if not pending:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise KafkaError(
+                f"the broker did not apply the configs of {sorted(pending)} in {timeout_s} s"
+            )
+        await asyncio.sleep(0.1)
