@@ -6,6 +6,7 @@ import dataclasses
 import json
 import uuid
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from services.customs.domain.model import (
@@ -110,8 +111,10 @@ def duties_and_taxes(charges: Charges | None, currency: str, at_checkout: bool) 
 
 
 def assessment_document(assessment: Assessment) -> dict[str, Any]:
-    """The whole computation as JSON, for the declaration record and `GET /v1/declarations`."""
-    document = json.loads(json.dumps(dataclasses.asdict(assessment), default=str))
+    """The whole computation as JSON, for the declaration record and `GET /v1/declarations`:
+    what `json.dumps(dataclasses.asdict(...), default=str)` would make of it, built directly
+    (that round trip was a fifth of a declaration's CPU)."""
+    document = _json_value(assessment)
     for name in ("charges", "charges_in_order_currency"):
         charges: Charges | None = getattr(assessment, name)
         if charges is not None:
@@ -120,6 +123,30 @@ def assessment_document(assessment: Assessment) -> dict[str, Any]:
                 "currency": charges.total.currency,
             }
     return document
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Enum) and isinstance(value, (str, int, float)):
+        return value.value
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_value(element) for element in value]
+    if isinstance(value, dict):
+        return {_json_key(key): _json_value(element) for key, element in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: _json_value(getattr(value, field.name))
+            for field in dataclasses.fields(value)
+        }
+    return str(value)
+
+
+def _json_key(key: Any) -> str:
+    """A mapping key as JSON writes it: strings as they are, numbers and constants spelled."""
+    if isinstance(key, str):
+        return key.value if isinstance(key, Enum) else key
+    return json.dumps(key)
 
 
 def reference_data_used(assessment: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -3,6 +3,8 @@ once, half-up, to the cent (recomputed here independently from the declared figu
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -10,6 +12,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.customs.consignments import assessment_document
 from services.customs.domain import (
     Assessment,
     Charges,
@@ -202,3 +205,20 @@ def test_half_up_not_bankers_rounding() -> None:
         tables=TABLES,
     )
     assert assessment.charges is not None and assessment.charges.vat.amount == Decimal("0.45")
+
+
+@PROPERTY_SETTINGS
+@given(st.one_of(eu_consignments(), cn_consignments()))
+def test_the_stored_assessment_document_is_what_json_makes_of_the_assessment(
+    consignment: Consignment,
+) -> None:
+    assessment = assess(consignment, Decimal(0), fx=FX_EVERY_MONTH, tables=TABLES)
+    expected = json.loads(json.dumps(dataclasses.asdict(assessment), default=str))
+    for name in ("charges", "charges_in_order_currency"):
+        charges = getattr(assessment, name)
+        if charges is not None:
+            expected[name]["total"] = {
+                "amount": str(charges.total.amount),
+                "currency": charges.total.currency,
+            }
+    assert assessment_document(assessment) == expected
