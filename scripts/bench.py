@@ -111,7 +111,12 @@ SAMPLE_SECONDS = 0.5
 
 CONFIGURATIONS = {
     "batched": {},
-    "naive": {"CONSUMER_BATCH_SIZE": "1", "OUTBOX_BATCH_SIZE": "1", "OUTBOX_GATHER_SECONDS": "0"},
+    "naive": {
+        "CONSUMER_BATCH_SIZE": "1",
+        "CONSUMER_GATHER_SECONDS": "0",
+        "OUTBOX_BATCH_SIZE": "1",
+        "OUTBOX_GATHER_SECONDS": "0",
+    },
 }
 TRACING_OFF = {"OTEL_TRACES_EXPORTER": "none"}
 STACK_ENV = {

@@ -68,14 +68,11 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description="Events handled in one database transaction at most (1: one per event)",
     )
-    consumer_gather_ms: int = Field(
-        default=10,
+    consumer_gather_seconds: float = Field(
+        default=0.01,
         ge=0,
-        description="How long the broker may hold a fetch for more events (up to"
-        " consumer_gather_bytes): bigger batches for a few ms of latency per hop",
-    )
-    consumer_gather_bytes: int = Field(
-        default=64 * 1024, ge=1, description="What a fetch waits for, at most consumer_gather_ms"
+        description="How long a consumer lets more events arrive after a poll brought some,"
+        " to handle them in one batch (each batch costs its transaction whatever its size)",
     )
     metrics_sample_seconds: float = Field(
         default=15,

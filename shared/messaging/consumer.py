@@ -185,6 +185,7 @@ class EventConsumer:
         self._dead_letter_topic = dead_letter_topic(settings.consumer_group)
         self._max_attempts = settings.consumer_max_attempts
         self._batch_size = settings.consumer_batch_size
+        self._gather_seconds = settings.consumer_gather_seconds
         self._tracer = tracer(__name__)
         self._tracing = tracing_records(settings)
         self._in_flight: asyncio.Task | None = None
@@ -205,7 +206,7 @@ class EventConsumer:
     async def run(self) -> None:
         assert self._consumer is not None, "run() needs a Kafka consumer"
         while True:
-            polled = await self._consumer.getmany(timeout_ms=1000, max_records=self._poll_size)
+            polled = await self._poll()
             if self._reassigning:
                 # Fetched before the revocation: the partitions' next owner reads them again.
                 continue
@@ -225,6 +226,19 @@ class EventConsumer:
             finally:
                 self._in_flight = None
             await self._commit_owned()
+
+    async def _poll(self) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """What the broker has, and, once something came, what else comes within the gather
+        time (fetched meanwhile in the background), so a trickle is handled in batches."""
+        polled = await self._consumer.getmany(timeout_ms=1000, max_records=self._poll_size)
+        room = self._poll_size - sum(len(records) for records in polled.values())
+        if not polled or room <= 0 or self._gather_seconds <= 0:
+            return polled
+        await asyncio.sleep(self._gather_seconds)
+        more = await self._consumer.getmany(timeout_ms=0, max_records=room)
+        for partition, records in more.items():
+            polled[partition] = polled.get(partition, []) + records
+        return polled
 
     async def _handle_polled(self, polled: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
         await self._process_polled(polled)

@@ -72,10 +72,6 @@ def manual_commit_consumer(settings: ServiceSettings, topics: list[str]) -> AIOK
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         max_poll_records=max(settings.consumer_batch_size, 100),
-        # Each batch costs its transaction's round trips whatever its size: a fetch that waits
-        # a few ms for more events turns a trickle into batches.
-        fetch_max_wait_ms=settings.consumer_gather_ms,
-        fetch_min_bytes=settings.consumer_gather_bytes,
     )
 
 

@@ -9,14 +9,20 @@ from collections import defaultdict
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.events import Envelope, Event, PaymentAuthorized, Topics, dead_letter_topic
 from shared.messaging.consumer import DEAD_LETTERED, DUPLICATE, HANDLED, EventConsumer
-from shared.messaging.kafka import manual_commit_consumer, reliable_producer
+from shared.messaging.kafka import (
+    all_topics,
+    ensure_topics,
+    manual_commit_consumer,
+    reliable_producer,
+)
 from shared.messaging.relay import OUTBOX_BUCKETS, PRESENCE_LOCK, OutboxRelay
 from shared.messaging.tables import outbox
-from shared.messaging.unit_of_work import UnitOfWork
+from shared.messaging.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from tests.infrastructure import admin_url
 from tests.integration.conftest import effects
 from tests.integration.test_messaging import authorized, read_topic, record_effect
@@ -233,3 +239,51 @@ async def test_a_relay_counts_only_the_relays_of_its_own_database(engine, relays
             await elsewhere.execute(sa.text("SELECT pg_advisory_unlock_all()"))
     finally:
         await other_database.dispose()
+
+
+async def test_events_arriving_within_the_gather_time_of_a_poll_are_one_batch(
+    units_of_work, settings, producer
+):
+    key = uuid.uuid4()
+    prefix = f"{settings.kafka_topic_prefix}gather-{key.hex[:6]}."
+    await ensure_topics(settings.kafka_bootstrap_servers, prefix)
+    gathering = settings.model_copy(
+        update={"kafka_topic_prefix": prefix, "consumer_gather_seconds": 1.0}
+    )
+    topic = gathering.topic(Topics.PAYMENTS)
+    batches: list[list[uuid.UUID]] = []
+
+    class Recording(EventConsumer):
+        async def process_batch(self, records):
+            batches.append([Envelope.from_bytes(record.value).id for record in records])
+            return await super().process_batch(records)
+
+    kafka = manual_commit_consumer(gathering, [topic])
+    await kafka.start()
+    gathered = UnitOfWorkFactory(units_of_work.sessions, gathering)
+    consumer = Recording(kafka, producer, gathered, {PaymentAuthorized: record_effect})
+    running = asyncio.create_task(consumer.run())
+    try:
+        for _ in range(300):
+            if kafka.assignment():
+                break
+            await asyncio.sleep(0.1)
+        first, second = (Envelope.wrap(authorized(uuid.uuid4()), "/test") for _ in range(2))
+        await producer.send_and_wait(topic, value=first.to_bytes(), key=str(key).encode())
+        # Long after the first event's fetch (a fetch answers as soon as one byte is there),
+        # well within the gather time.
+        await asyncio.sleep(0.3)
+        await producer.send_and_wait(topic, value=second.to_bytes(), key=str(key).encode())
+        for _ in range(100):
+            if {first.id, second.id} <= set(await effects_by_event(units_of_work)):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await kafka.stop()
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        await admin.start()
+        await admin.delete_topics(all_topics(prefix))
+        await admin.close()
+    assert batches == [[first.id, second.id]]
