@@ -7,20 +7,35 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import Table, TextClause, bindparam, event, exc, select, text
+from sqlalchemy import (
+    BindParameter,
+    Table,
+    TextClause,
+    bindparam,
+    event,
+    exc,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import dialect as postgresql_dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import ColumnProperty, Session, SessionTransaction
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from shared.settings import ServiceSettings
 
 T = TypeVar("T")
 
 _PER_TRANSACTION = "ehub.per_transaction"
+_POSTGRESQL = postgresql_dialect()
 
 # SQLSTATEs of a database that is gone or going: connection exceptions (class 08), and the
 # server shutting down or not accepting connections yet (57P01 admin, 57P02 crash, 57P03).
@@ -136,10 +151,13 @@ async def insert_missing(
 ) -> None:
     """Insert the `rows` (dicts with the same keys) of `model` that do not exist yet (ON
     CONFLICT DO NOTHING, on the `conflict` columns if given, else any unique constraint), in
-    one executemany. Each row gives every column that has a Python-side default."""
+    one statement that takes each column as an array, so the server executes one INSERT for
+    the batch rather than one per row. Each row gives every column that has a Python-side
+    default."""
     if rows:
-        statement = _insert_missing(model.__table__, tuple(rows[0]), conflict)
-        await session.execute(statement, list(rows))
+        columns = tuple(rows[0])
+        statement = _insert_missing(model.__table__, columns, conflict)
+        await session.execute(statement, {name: [row[name] for row in rows] for name in columns})
 
 
 @functools.cache
@@ -152,11 +170,111 @@ def _insert_missing(table: Table, columns: tuple[str, ...], conflict: str) -> Te
     if defaulted:
         raise ValueError(f"rows of {table.name} must give {sorted(defaulted)}: no defaults here")
     target = f"({conflict}) " if conflict else ""
+    arrays = ", ".join(
+        f"CAST(:{name} AS {table.c[name].type.compile(dialect=_POSTGRESQL)}[])" for name in columns
+    )
     return text(
         f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(f':{name}' for name in columns)}) "
+        f"SELECT * FROM unnest({arrays}) "
         f"ON CONFLICT {target}DO NOTHING"
-    ).bindparams(*(bindparam(name, type_=table.c[name].type) for name in columns))
+    ).bindparams(*_array_parameters(table, columns))
+
+
+async def write_changed_rows(session: AsyncSession) -> None:
+    """Write the changed columns of the session's loaded rows as one UPDATE per table and set
+    of changed columns, each column given as an array (`UPDATE ... FROM unnest(...)`), so a
+    batch that changed hundreds of rows costs the server one statement, not one per row as
+    the ORM's flush would. Rows are written in primary-key order, so two transactions writing
+    overlapping rows they had not locked queue rather than deadlock. What this cannot write as
+    plainly (a changed key, foreign key or relationship, a table with Python-side or fetched
+    update defaults) is left to the flush."""
+    groups: dict[tuple[Table, tuple[str, ...]], list[tuple[Any, dict[str, Any]]]] = {}
+    for instance in session.dirty:
+        change = _plain_change(instance)
+        if change is not None:
+            table, values = change
+            groups.setdefault((table, tuple(values)), []).append((instance, values))
+    for (table, columns), changed in groups.items():
+        keys = [column.name for column in table.primary_key.columns]
+        changed.sort(key=lambda pair: tuple(pair[1][name] for name in keys))
+        statement, expired = _update_rows(table, columns, tuple(keys))
+        result = await session.execute(
+            statement, {name: [values[name] for _, values in changed] for name in columns}
+        )
+        if result.rowcount != len(changed):
+            raise StaleDataError(
+                f"UPDATE of {table.name} matched {result.rowcount} of {len(changed)} rows"
+            )
+        for instance, values in changed:
+            mapper = inspect(instance).mapper
+            for name in columns:
+                if name not in keys:
+                    prop = mapper.get_property_by_column(table.c[name])
+                    set_committed_value(instance, prop.key, values[name])
+            if expired:
+                session.expire(instance, expired)
+
+
+def _plain_change(instance: Any) -> tuple[Table, dict[str, Any]] | None:
+    """The instance's table and its key and changed columns' new values, by column name;
+    None when the flush must write it."""
+    state = inspect(instance)
+    mapper = state.mapper
+    if len(mapper.tables) != 1 or state.key is None:
+        return None
+    table = mapper.local_table
+    if any(column.server_onupdate is not None for column in table.columns) or any(
+        column.onupdate is not None and not column.onupdate.is_clause_element
+        for column in table.columns
+    ):
+        return None
+    values: dict[str, Any] = {}
+    for attribute in state.attrs:
+        if not attribute.history.has_changes():
+            continue
+        prop = mapper.attrs[attribute.key]
+        if not isinstance(prop, ColumnProperty) or len(prop.columns) != 1:
+            return None
+        [column] = prop.columns
+        if column.table is not table or column.primary_key or column.foreign_keys:
+            return None
+        values[column.name] = attribute.value
+    if not values:
+        return None
+    for column, key_value in zip(mapper.primary_key, state.identity, strict=True):
+        values[column.name] = key_value
+    return table, dict(sorted(values.items()))
+
+
+@functools.cache
+def _update_rows(
+    table: Table, columns: tuple[str, ...], keys: tuple[str, ...]
+) -> tuple[TextClause, list[str]]:
+    """The UPDATE of `columns` of `table`'s rows by `keys`, from arrays; and the attributes
+    its SQL update defaults (`onupdate=func.now()`) leave stale in memory."""
+    quote = _POSTGRESQL.identifier_preparer.quote
+    alias = {name: f"v{position}" for position, name in enumerate(columns)}
+    assignments = [f"{quote(name)} = v.{alias[name]}" for name in columns if name not in keys]
+    expired = []
+    for column in table.columns:
+        if column.onupdate is not None and column.name not in columns:
+            sql = column.onupdate.arg.compile(dialect=_POSTGRESQL)
+            assignments.append(f"{quote(column.name)} = {sql}")
+            expired.append(column.name)
+    arrays = ", ".join(
+        f"CAST(:{name} AS {table.c[name].type.compile(dialect=_POSTGRESQL)}[])" for name in columns
+    )
+    matches = " AND ".join(f"{quote(table.name)}.{quote(name)} = v.{alias[name]}" for name in keys)
+    statement = text(
+        f"UPDATE {quote(table.name)} SET {', '.join(assignments)} "
+        f"FROM unnest({arrays}) AS v({', '.join(alias.values())}) WHERE {matches}"
+    ).bindparams(*_array_parameters(table, columns))
+    return statement, expired
+
+
+def _array_parameters(table: Table, columns: Iterable[str]) -> list[BindParameter]:
+    # One dimension: a JSON column's list value is one element, not a nested array.
+    return [bindparam(name, type_=ARRAY(table.c[name].type, dimensions=1)) for name in columns]
 
 
 def per_transaction(session: AsyncSession, key: Hashable, make: Callable[[], T]) -> T:

@@ -9,6 +9,9 @@ A unit of work whose whole change is one statement (placing an order) runs it wi
 its own transaction (autocommit), so the change costs one round trip instead of four (BEGIN,
 statement, outbox, COMMIT).
 
+The rows the unit of work loaded and changed are written at commit by one UPDATE per table
+and set of changed columns (`write_changed_rows`), not one per row.
+
 Rows that are only ever appended (an order's timeline, its webhook deliveries) can be staged
 with `insert_at_commit` instead of added to the session as ORM objects: a consumer batch's
 rows for one table are written at commit by one multi-row INSERT, without an object, its
@@ -26,6 +29,7 @@ from typing import Any
 from sqlalchemy import Executable, Result, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.db import write_changed_rows
 from shared.events import Envelope, Event
 from shared.settings import ServiceSettings
 from shared.telemetry import context_from, current_trace_context, use_context
@@ -112,6 +116,7 @@ class UnitOfWork:
     async def commit(self) -> None:
         staged, self._staged = self._staged, []
         rows, self._rows = self._rows, {}
+        await write_changed_rows(self.session)
         for table, table_rows in rows.items():
             await self.session.execute(insert(table), table_rows)
         if staged:

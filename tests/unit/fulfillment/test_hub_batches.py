@@ -87,9 +87,8 @@ class HubDatabase:
         params = self._record(statement)
         sql = self.statements[-1]
         if sql.startswith("INSERT INTO parcels"):
-            [rows] = args
-            for row in rows:
-                order_id = row["order_id"]
+            [columns] = args  # one array per column: the batch's rows in one statement
+            for order_id in columns["order_id"]:
                 self.parcels.setdefault(order_id, Parcel(order_id=order_id, dangerous_goods=[]))
             return []
         if isinstance(statement, Update):

@@ -21,6 +21,8 @@ class Session:
         self.executed: list[tuple[Any, dict[str, Any]]] = []
         self.options: list[dict[str, Any]] = []
         self.committed = False
+        # No row was loaded, so none changed for the commit to write.
+        self.dirty: list[Any] = []
 
     async def begin(self) -> None:
         pass
