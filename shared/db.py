@@ -26,7 +26,14 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import ColumnProperty, Session, SessionTransaction
+from sqlalchemy.orm import (
+    MANYTOMANY,
+    ONETOMANY,
+    ColumnProperty,
+    RelationshipProperty,
+    Session,
+    SessionTransaction,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -36,6 +43,9 @@ T = TypeVar("T")
 
 _PER_TRANSACTION = "ehub.per_transaction"
 _POSTGRESQL = postgresql_dialect()
+# A change to these relationships writes the related rows (or the association's), never this
+# row: the flush still writes them, this row's own columns can go in the batch's UPDATE.
+_WRITES_OTHER_ROWS = (ONETOMANY, MANYTOMANY)
 
 # SQLSTATEs of a database that is gone or going: connection exceptions (class 08), and the
 # server shutting down or not accepting connections yet (57P01 admin, 57P02 crash, 57P03).
@@ -186,8 +196,9 @@ async def write_changed_rows(session: AsyncSession) -> None:
     batch that changed hundreds of rows costs the server one statement, not one per row as
     the ORM's flush would. Rows are written in primary-key order, so two transactions writing
     overlapping rows they had not locked queue rather than deadlock. What this cannot write as
-    plainly (a changed key, foreign key or relationship, a table with Python-side or fetched
-    update defaults) is left to the flush."""
+    plainly (a changed key, foreign key or many-to-one relationship, a table with Python-side
+    or fetched update defaults) is left to the flush, as are the rows a one-to-many or
+    many-to-many relationship adds or removes."""
     groups: dict[tuple[Table, tuple[str, ...]], list[tuple[Any, dict[str, Any]]]] = {}
     for instance in session.dirty:
         change = _plain_change(instance)
@@ -233,6 +244,8 @@ def _plain_change(instance: Any) -> tuple[Table, dict[str, Any]] | None:
         if not attribute.history.has_changes():
             continue
         prop = mapper.attrs[attribute.key]
+        if isinstance(prop, RelationshipProperty) and prop.direction in _WRITES_OTHER_ROWS:
+            continue
         if not isinstance(prop, ColumnProperty) or len(prop.columns) != 1:
             return None
         [column] = prop.columns

@@ -12,9 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import DateTime, Numeric, String, event, func, select, text
+from sqlalchemy import DateTime, ForeignKey, Numeric, String, event, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from shared.db import insert_missing, session_factory, write_changed_rows
@@ -36,6 +36,22 @@ class Consignment(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class Account(Base):
+    __tablename__ = "batched_write_accounts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    balance: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    entries: Mapped[list[Entry]] = relationship(order_by="Entry.id", lazy="raise")
+
+
+class Entry(Base):
+    __tablename__ = "batched_write_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("batched_write_accounts.id"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
 
 
 class BuyerTotal(Base):
@@ -220,3 +236,34 @@ async def test_insert_missing_writes_a_batch_in_one_statement_and_keeps_existing
     assert stored[existing].value == Decimal("10.00")
     assert stored[existing].lines == []
     assert all(stored[id_].lines == [{"sku": "A"}] for id_ in new)
+
+
+async def test_a_row_that_also_gained_children_is_in_the_batch_s_update(engine, sessions):
+    ids = sorted(uuid.uuid4() for _ in range(5))
+    async with sessions() as session, session.begin():
+        session.add_all(Account(id=id_, balance=Decimal("0.00"), entries=[]) for id_ in ids)
+    async with sessions() as session:
+        accounts = (
+            await session.scalars(select(Account).options(selectinload(Account.entries)))
+        ).all()
+        for position, account in enumerate(accounts):
+            account.balance = Decimal("10.00") + position
+            account.entries.append(Entry(amount=Decimal("10.00") + position))
+        with statements(engine) as sent:
+            await write_changed_rows(session)
+            await session.commit()
+        updates = [statement for statement in writes(sent) if statement.startswith("UPDATE")]
+        assert len(updates) == 1
+
+    async with sessions() as session:
+        stored = (
+            await session.scalars(
+                select(Account).options(selectinload(Account.entries)).order_by(Account.id)
+            )
+        ).all()
+    assert [account.id for account in stored] == ids
+    for account in stored:
+        assert [entry.amount for entry in account.entries] == [account.balance]
+    assert sorted(account.balance for account in stored) == [
+        Decimal("10.00") + position for position in range(5)
+    ]
