@@ -180,12 +180,9 @@ def _insert_missing(table: Table, columns: tuple[str, ...], conflict: str) -> Te
     if defaulted:
         raise ValueError(f"rows of {table.name} must give {sorted(defaulted)}: no defaults here")
     target = f"({conflict}) " if conflict else ""
-    arrays = ", ".join(
-        f"CAST(:{name} AS {table.c[name].type.compile(dialect=_POSTGRESQL)}[])" for name in columns
-    )
     return text(
         f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"SELECT * FROM unnest({arrays}) "
+        f"SELECT * FROM unnest({_arrays(table, columns)}) "
         f"ON CONFLICT {target}DO NOTHING"
     ).bindparams(*_array_parameters(table, columns))
 
@@ -234,10 +231,7 @@ def _plain_change(instance: Any) -> tuple[Table, dict[str, Any]] | None:
     if len(mapper.tables) != 1 or state.key is None:
         return None
     table = mapper.local_table
-    if any(column.server_onupdate is not None for column in table.columns) or any(
-        column.onupdate is not None and not column.onupdate.is_clause_element
-        for column in table.columns
-    ):
+    if not _updates_in_sql(table):
         return None
     values: dict[str, Any] = {}
     for attribute in state.attrs:
@@ -260,6 +254,17 @@ def _plain_change(instance: Any) -> tuple[Table, dict[str, Any]] | None:
 
 
 @functools.cache
+def _updates_in_sql(table: Table) -> bool:
+    """Whether every update default of `table` is SQL the batch's UPDATE can carry: none is
+    computed in Python or fetched back from the server."""
+    return not any(
+        column.server_onupdate is not None
+        or (column.onupdate is not None and not column.onupdate.is_clause_element)
+        for column in table.columns
+    )
+
+
+@functools.cache
 def _update_rows(
     table: Table, columns: tuple[str, ...], keys: tuple[str, ...]
 ) -> tuple[TextClause, list[str]]:
@@ -274,15 +279,20 @@ def _update_rows(
             sql = column.onupdate.arg.compile(dialect=_POSTGRESQL)
             assignments.append(f"{quote(column.name)} = {sql}")
             expired.append(column.name)
-    arrays = ", ".join(
-        f"CAST(:{name} AS {table.c[name].type.compile(dialect=_POSTGRESQL)}[])" for name in columns
-    )
     matches = " AND ".join(f"{quote(table.name)}.{quote(name)} = v.{alias[name]}" for name in keys)
     statement = text(
         f"UPDATE {quote(table.name)} SET {', '.join(assignments)} "
-        f"FROM unnest({arrays}) AS v({', '.join(alias.values())}) WHERE {matches}"
+        f"FROM unnest({_arrays(table, columns)}) AS v({', '.join(alias.values())}) "
+        f"WHERE {matches}"
     ).bindparams(*_array_parameters(table, columns))
     return statement, expired
+
+
+def _arrays(table: Table, columns: Iterable[str]) -> str:
+    """The `columns` as the typed array parameters `unnest(...)` takes."""
+    return ", ".join(
+        f"CAST(:{name} AS {table.c[name].type.compile(dialect=_POSTGRESQL)}[])" for name in columns
+    )
 
 
 def _array_parameters(table: Table, columns: Iterable[str]) -> list[BindParameter]:
