@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import asyncpg
 from sqlalchemy import (
     BindParameter,
+    ForeignKey,
     Table,
     TextClause,
     bindparam,
@@ -34,7 +35,7 @@ from sqlalchemy.orm import (
     Session,
     SessionTransaction,
 )
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from shared.settings import ServiceSettings
@@ -193,9 +194,9 @@ async def write_changed_rows(session: AsyncSession) -> None:
     batch that changed hundreds of rows costs the server one statement, not one per row as
     the ORM's flush would. Rows are written in primary-key order, so two transactions writing
     overlapping rows they had not locked queue rather than deadlock. What this cannot write as
-    plainly (a changed key, foreign key or many-to-one relationship, a table with Python-side
-    or fetched update defaults) is left to the flush, as are the rows a one-to-many or
-    many-to-many relationship adds or removes."""
+    plainly (a changed key, a foreign key checked at once rather than at commit, a many-to-one
+    relationship, a table with Python-side or fetched update defaults) is left to the flush,
+    as are the rows a one-to-many or many-to-many relationship adds or removes."""
     groups: dict[tuple[Table, tuple[str, ...]], list[tuple[Any, dict[str, Any]]]] = {}
     for instance in session.dirty:
         change = _plain_change(instance)
@@ -234,23 +235,37 @@ def _plain_change(instance: Any) -> tuple[Table, dict[str, Any]] | None:
     if not _updates_in_sql(table):
         return None
     values: dict[str, Any] = {}
-    for attribute in state.attrs:
-        if not attribute.history.has_changes():
-            continue
-        prop = mapper.attrs[attribute.key]
+    # Only the attributes set since the load are in `committed_state` (their loaded values):
+    # walking every attribute of every dirty row cost more than the statement it saves.
+    for key in state.committed_state:
+        prop = mapper.attrs[key]
         if isinstance(prop, RelationshipProperty) and prop.direction in _WRITES_OTHER_ROWS:
+            continue
+        if not state.get_history(key, PASSIVE_NO_INITIALIZE).has_changes():
             continue
         if not isinstance(prop, ColumnProperty) or len(prop.columns) != 1:
             return None
         [column] = prop.columns
-        if column.table is not table or column.primary_key or column.foreign_keys:
+        if column.table is not table or column.primary_key:
             return None
-        values[column.name] = attribute.value
+        if not all(_checked_at_commit(key) for key in column.foreign_keys):
+            # The row it points to may be one the flush inserts after this UPDATE.
+            return None
+        values[column.name] = state.dict[key]
     if not values:
         return None
     for column, key_value in zip(mapper.primary_key, state.identity, strict=True):
         values[column.name] = key_value
     return table, dict(sorted(values.items()))
+
+
+def _checked_at_commit(key: ForeignKey) -> bool:
+    """Whether the key's constraint is `DEFERRABLE INITIALLY DEFERRED`: a row may point at
+    one that is inserted later in the transaction."""
+    constraint = key.constraint
+    return bool(constraint is not None and constraint.deferrable) and (
+        (constraint.initially or "").upper() == "DEFERRED"
+    )
 
 
 @functools.cache

@@ -21,6 +21,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -62,6 +63,11 @@ from shared.telemetry import configure_tracing, tracing_records
 log = logging.getLogger(__name__)
 
 BackgroundJob = Callable[["ServiceRuntime"], Awaitable[None]]
+
+# A request's span comes from the OpenTelemetry instrumentor (`FastAPIInstrumentor`), which
+# FastAPI's own telemetry then defers to; left on, it still wraps every request in a layer
+# that records nothing.
+NATIVE_TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 @dataclass
@@ -219,8 +225,15 @@ def create_service_app(
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
             await engine.dispose()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        telemetry=NATIVE_TELEMETRY_OFF,
+    )
     admin = FastAPI(
+        telemetry=NATIVE_TELEMETRY_OFF,
         title=f"{title} — operator API",
         description=(
             "Operator and admin routes of the service, on its admin listener (never behind "

@@ -85,7 +85,11 @@ class ShipmentRecord(Base):
     leg_id: Mapped[str | None] = mapped_column(String(40))
     departs_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     arrives_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    uld_id: Mapped[str | None] = mapped_column(ForeignKey("ulds.id"), index=True)
+    # Checked at commit: a batch books shipments into ULDs it creates, and its one UPDATE of
+    # the shipments (`shared.db.write_changed_rows`) runs before the flush inserts those.
+    uld_id: Mapped[str | None] = mapped_column(
+        ForeignKey("ulds.id", deferrable=True, initially="DEFERRED"), index=True
+    )
     # Never loaded; declared so that the flush inserts a new ULD before the shipment in it.
     uld: Mapped[UnitLoadRecord | None] = relationship(lazy="raise")
     hold_reason: Mapped[str | None] = mapped_column(Text)

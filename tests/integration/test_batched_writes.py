@@ -54,6 +54,22 @@ class Entry(Base):
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
 
 
+class Pallet(Base):
+    __tablename__ = "batched_write_pallets"
+
+    id: Mapped[str] = mapped_column(String(12), primary_key=True)
+
+
+class Carton(Base):
+    __tablename__ = "batched_write_cartons"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    pallet_id: Mapped[str | None] = mapped_column(
+        ForeignKey("batched_write_pallets.id", deferrable=True, initially="DEFERRED")
+    )
+    pallet: Mapped[Pallet | None] = relationship(lazy="raise")
+
+
 class BuyerTotal(Base):
     __tablename__ = "batched_write_buyer_totals"
 
@@ -267,3 +283,42 @@ async def test_a_row_that_also_gained_children_is_in_the_batch_s_update(engine, 
     assert sorted(account.balance for account in stored) == [
         Decimal("10.00") + position for position in range(5)
     ]
+
+
+async def test_rows_pointed_at_new_rows_by_a_key_checked_at_commit_are_one_update(engine, sessions):
+    ids = sorted(uuid.uuid4() for _ in range(8))
+    async with sessions() as session, session.begin():
+        session.add_all(Carton(id=id_, pallet_id=None) for id_ in ids)
+    async with sessions() as session:
+        cartons = (await session.scalars(select(Carton))).all()
+        session.add_all([Pallet(id="PAL-1"), Pallet(id="PAL-2")])
+        for position, carton in enumerate(cartons):
+            carton.pallet_id = f"PAL-{1 + position % 2}"
+        with statements(engine) as sent:
+            await write_changed_rows(session)
+            await session.commit()
+        updates = [statement for statement in writes(sent) if statement.startswith("UPDATE")]
+        assert len(updates) == 1
+
+    async with sessions() as session:
+        stored = {row.id: row.pallet_id for row in await session.scalars(select(Carton))}
+    assert stored == {id_: f"PAL-{1 + position % 2}" for position, id_ in enumerate(ids)}
+
+
+async def test_a_key_checked_at_each_statement_is_left_to_the_flush(engine, sessions):
+    ids = sorted(uuid.uuid4() for _ in range(3))
+    async with sessions() as session, session.begin():
+        session.add_all(Account(id=id_, balance=Decimal("0.00"), entries=[]) for id_ in ids)
+        session.add_all(Entry(account_id=ids[0], amount=Decimal("1.00")) for _ in range(4))
+    async with sessions() as session:
+        entries = (await session.scalars(select(Entry))).all()
+        for position, entry in enumerate(entries):
+            entry.account_id = ids[1 + position % 2]
+        with statements(engine) as sent:
+            await write_changed_rows(session)
+            assert writes(sent) == []
+            await session.commit()
+
+    async with sessions() as session:
+        stored = sorted(row.account_id for row in await session.scalars(select(Entry)))
+    assert stored == sorted([ids[1], ids[2]] * 2)
