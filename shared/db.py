@@ -248,7 +248,7 @@ def _plain_change(instance: Any) -> tuple[Table, dict[str, Any]] | None:
         [column] = prop.columns
         if column.table is not table or column.primary_key:
             return None
-        if not all(_checked_at_commit(key) for key in column.foreign_keys):
+        if not all(_checked_at_commit(foreign) for foreign in column.foreign_keys):
             # The row it points to may be one the flush inserts after this UPDATE.
             return None
         values[column.name] = state.dict[key]
