@@ -108,6 +108,14 @@ def writes(sent: list[str]) -> list[str]:
     return [statement for statement in sent if statement.lstrip().startswith(("UPDATE", "INSERT"))]
 
 
+async def updates_at_commit(engine, session) -> list[str]:
+    """The UPDATE statements the session's batch write and commit send."""
+    with statements(engine) as sent:
+        await write_changed_rows(session)
+        await session.commit()
+    return [statement for statement in writes(sent) if statement.startswith("UPDATE")]
+
+
 async def add_consignments(sessions, count: int) -> list[uuid.UUID]:
     ids = sorted(uuid.uuid4() for _ in range(count))
     async with sessions() as session, session.begin():
@@ -265,11 +273,7 @@ async def test_a_row_that_also_gained_children_is_in_the_batch_s_update(engine, 
         for position, account in enumerate(accounts):
             account.balance = Decimal("10.00") + position
             account.entries.append(Entry(amount=Decimal("10.00") + position))
-        with statements(engine) as sent:
-            await write_changed_rows(session)
-            await session.commit()
-        updates = [statement for statement in writes(sent) if statement.startswith("UPDATE")]
-        assert len(updates) == 1
+        assert len(await updates_at_commit(engine, session)) == 1
 
     async with sessions() as session:
         stored = (
@@ -294,11 +298,7 @@ async def test_rows_pointed_at_new_rows_by_a_key_checked_at_commit_are_one_updat
         session.add_all([Pallet(id="PAL-1"), Pallet(id="PAL-2")])
         for position, carton in enumerate(cartons):
             carton.pallet_id = f"PAL-{1 + position % 2}"
-        with statements(engine) as sent:
-            await write_changed_rows(session)
-            await session.commit()
-        updates = [statement for statement in writes(sent) if statement.startswith("UPDATE")]
-        assert len(updates) == 1
+        assert len(await updates_at_commit(engine, session)) == 1
 
     async with sessions() as session:
         stored = {row.id: row.pallet_id for row in await session.scalars(select(Carton))}
