@@ -6,8 +6,9 @@ transaction, so an event exists if and only if the state change was committed.
 
 A unit of work whose whole change is one statement (placing an order) runs it with
 `write_at_once`: the statement writes the staged events itself, through `OUTBOX_ROWS`, and is
-its own transaction (autocommit), so the change costs one round trip instead of four (BEGIN,
-statement, outbox, COMMIT).
+its own transaction (autocommit) on a connection of the engine, so the change costs one round
+trip instead of four (BEGIN, statement, outbox, COMMIT) and no ORM session. The session is made
+only when something asks for it.
 
 The rows the unit of work loaded and changed are written at commit by one UPDATE per table
 and set of changed columns (`write_changed_rows`), not one per row.
@@ -24,15 +25,17 @@ import json
 import logging
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext
 from sqlalchemy import Executable, Result, Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db import write_changed_rows
 from shared.events import Envelope, Event
 from shared.settings import ServiceSettings
-from shared.telemetry import context_from, current_trace_context, use_context
+from shared.telemetry import current_trace_context, use_context
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,15 @@ OUTBOX_ROWS = (
 WRITE_OUTBOX = text(OUTBOX_ROWS)
 
 
+class StagedEvent(NamedTuple):
+    envelope: Envelope
+    topic: str
+    trace_context: str
+    """The W3C context it was emitted in, as the outbox stores it (JSON)."""
+    span_context: SpanContext
+    """The same context as the logs read it, so that announcing the event parses nothing."""
+
+
 class UnitOfWork:
     def __init__(
         self,
@@ -56,15 +68,21 @@ class UnitOfWork:
         self._sessions = sessions
         self._settings = settings
         self._on_commit_with_events = on_commit_with_events
-        self._staged: list[tuple[Envelope, str, str]] = []
+        self._staged: list[StagedEvent] = []
         # Events a statement of `write_at_once` wrote to the outbox itself.
-        self._written: list[tuple[Envelope, str, str]] = []
+        self._written: list[StagedEvent] = []
         self._rows: dict[Table, list[dict[str, Any]]] = {}
-        self.session: AsyncSession
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        """The ORM session of this unit of work, made at its first use (a unit of work that
+        only writes at once never needs one)."""
+        if self._session is None:
+            self._session = self._sessions()
+        return self._session
 
     async def __aenter__(self) -> UnitOfWork:
-        self.session = self._sessions()
-        await self.session.begin()
         return self
 
     async def __aexit__(
@@ -76,14 +94,17 @@ class UnitOfWork:
         self._staged.clear()
         self._rows.clear()
         self._written.clear()
-        if self.session.in_transaction():
-            await self.session.rollback()
-        await self.session.close()
+        session, self._session = self._session, None
+        if session is None:
+            return
+        if session.in_transaction():
+            await session.rollback()
+        await session.close()
 
     @property
     def database(self) -> AsyncEngine:
-        """The engine behind the session, for a read that is no part of this unit of work."""
-        return self.session.bind
+        """The engine behind the sessions, for a read that is no part of this unit of work."""
+        return self._sessions.kw["bind"]
 
     async def emit(self, event: Event) -> Envelope:
         """Stage `event` for the outbox; it is written with the transaction's commit, along
@@ -92,7 +113,12 @@ class UnitOfWork:
             raise RuntimeError("write_at_once was the whole unit of work: emit before it")
         envelope = Envelope.wrap(event, self._settings.source)
         self._staged.append(
-            (envelope, self._settings.topic(event.topic), json.dumps(current_trace_context()))
+            StagedEvent(
+                envelope,
+                self._settings.topic(event.topic),
+                json.dumps(current_trace_context()),
+                trace.get_current_span().get_span_context(),
+            )
         )
         return envelope
 
@@ -104,45 +130,53 @@ class UnitOfWork:
     async def write_at_once(self, statement: Executable, parameters: dict[str, Any]) -> Result[Any]:
         """Run `statement` as the whole unit of work, in its own transaction (autocommit),
         with `parameters` and the staged events' outbox parameters (for its `OUTBOX_ROWS`).
-        `commit` then only announces the events. The session must not have run a statement
-        before: its connection is taken here, in autocommit."""
-        await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        result = await self.session.execute(
-            statement, {**parameters, **_outbox_parameters(self._staged)}
-        )
+        `commit` then only announces the events. The result is buffered: it outlives the
+        connection, which goes back to the pool at once."""
+        async with self.database.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            result = await autocommit.execute(
+                statement, {**parameters, **_outbox_parameters(self._staged)}
+            )
         self._written, self._staged = self._staged, []
         return result
 
     async def commit(self) -> None:
         staged, self._staged = self._staged, []
         rows, self._rows = self._rows, {}
-        await write_changed_rows(self.session)
-        for table, table_rows in rows.items():
-            await self.session.execute(insert(table), table_rows)
-        if staged:
-            await self.session.execute(WRITE_OUTBOX, _outbox_parameters(staged))
-        await self.session.commit()
+        if self._session is not None or rows or staged:
+            await write_changed_rows(self.session)
+            for table, table_rows in rows.items():
+                await self.session.execute(insert(table), table_rows)
+            if staged:
+                await self.session.execute(WRITE_OUTBOX, _outbox_parameters(staged))
+            await self.session.commit()
         committed, self._written = self._written + staged, []
         if committed:
             self._on_commit_with_events()
             # An emitted event is a committed state change of the saga: worth a line at INFO,
             # in the trace it was emitted in.
-            for envelope, _, context in committed:
-                with use_context(context_from(json.loads(context))):
+            if not log.isEnabledFor(logging.INFO):
+                return
+            for event in committed:
+                span = NonRecordingSpan(event.span_context)
+                with use_context(trace.set_span_in_context(span)):
                     log.info(
                         "event emitted",
-                        extra={"event_type": envelope.type, "order_id": envelope.subject},
+                        extra={
+                            "event_type": event.envelope.type,
+                            "order_id": event.envelope.subject,
+                        },
                     )
 
 
-def _outbox_parameters(staged: list[tuple[Envelope, str, str]]) -> dict[str, list[Any]]:
+def _outbox_parameters(staged: list[StagedEvent]) -> dict[str, list[Any]]:
     return {
-        "ids": [envelope.id for envelope, _, _ in staged],
-        "topics": [topic for _, topic, _ in staged],
-        "keys": [envelope.subject for envelope, _, _ in staged],
-        "types": [envelope.type for envelope, _, _ in staged],
-        "payloads": [envelope.to_bytes() for envelope, _, _ in staged],
-        "contexts": [context for _, _, context in staged],
+        "ids": [event.envelope.id for event in staged],
+        "topics": [event.topic for event in staged],
+        "keys": [event.envelope.subject for event in staged],
+        "types": [event.envelope.type for event in staged],
+        "payloads": [event.envelope.to_bytes() for event in staged],
+        "contexts": [event.trace_context for event in staged],
     }
 
 
