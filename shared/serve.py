@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import os
 import signal
 from collections.abc import Iterator
@@ -77,10 +76,6 @@ async def serve(
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, _stop, listeners)
     async with app.router.lifespan_context(app):
-        # What is loaded by now (modules, the apps, reference tables) lives as long as the
-        # process: out of the collector's reach, each collection walks only what requests and
-        # events allocate since.
-        gc.freeze()
         await asyncio.gather(*(listener.serve() for listener in listeners))
 
 
