@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import uuid
 from typing import Any
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from shared.events import OrderCancellationRequested
+from shared.logging import JsonFormatter
 from shared.messaging.unit_of_work import WRITE_OUTBOX, UnitOfWork
 from shared.settings import ServiceSettings
 
@@ -81,3 +87,39 @@ async def test_an_event_emitted_after_the_one_statement_is_refused():
         await uow.write_at_once("the statement", {})
         with pytest.raises(RuntimeError, match="emit before it"):
             await uow.emit(event())
+
+
+async def test_an_emitted_event_is_announced_in_the_trace_it_was_emitted_in():
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(JsonFormatter("orders"))
+    announcer = logging.getLogger("shared.messaging.unit_of_work")
+    announcer.addHandler(handler)
+    level = announcer.level
+    announcer.setLevel(logging.INFO)
+    emitting = SpanContext(
+        trace_id=0x0AF7651916CD43DD8448EB211C80319C,
+        span_id=0xB7AD6B7169203331,
+        is_remote=False,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    )
+    try:
+        async with UnitOfWork(Sessions(Database()), SETTINGS) as uow:
+            with trace.use_span(NonRecordingSpan(emitting)):
+                envelope = await uow.emit(event())
+            await uow.write_at_once("the statement", {})
+            await uow.commit()
+    finally:
+        announcer.removeHandler(handler)
+        announcer.setLevel(level)
+
+    [line] = [json.loads(text) for text in lines.getvalue().splitlines()]
+    assert (line["message"], line["event_type"], line["order_id"]) == (
+        "event emitted",
+        envelope.type,
+        envelope.subject,
+    )
+    assert (line["trace_id"], line["span_id"]) == (
+        "0af7651916cd43dd8448eb211c80319c",
+        "b7ad6b7169203331",
+    ), "the line is in the emitting span, though the commit ran outside it"
