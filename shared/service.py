@@ -65,8 +65,9 @@ log = logging.getLogger(__name__)
 BackgroundJob = Callable[["ServiceRuntime"], Awaitable[None]]
 
 # A request's span comes from the OpenTelemetry instrumentor (`FastAPIInstrumentor`), which
-# FastAPI's own telemetry then defers to; left on, it still wraps every request in a layer
-# that records nothing.
+# FastAPI's own telemetry then defers to; left on, every request still passes through its
+# wrapper (and its check of the tracer provider) to record nothing. FastAPI's pass-through
+# exception middleware stays in the stack either way.
 NATIVE_TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
