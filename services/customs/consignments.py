@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -126,20 +127,34 @@ def assessment_document(assessment: Assessment) -> dict[str, Any]:
 
 
 def _json_value(value: Any) -> Any:
-    if isinstance(value, Enum) and isinstance(value, (str, int, float)):
-        return value.value
-    if value is None or isinstance(value, (str, int, float)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_json_value(element) for element in value]
-    if isinstance(value, dict):
-        return {_json_key(key): _json_value(element) for key, element in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: _json_value(getattr(value, field.name))
-            for field in dataclasses.fields(value)
+    kind = type(value)
+    convert = _CONVERTERS.get(kind)
+    if convert is None:
+        convert = _CONVERTERS[kind] = _converter_for(kind)
+    return convert(value)
+
+
+def _converter_for(kind: type) -> Callable[[Any], Any]:
+    """How values of `kind` become JSON, decided once per type: an assessment document is
+    a hundred-odd values of a dozen types, and asking each value what it is was most of
+    the document's cost."""
+    if issubclass(kind, Enum) and issubclass(kind, (str, int, float)):
+        return lambda value: value.value
+    if kind is type(None) or issubclass(kind, (str, int, float)):
+        return lambda value: value
+    if issubclass(kind, (list, tuple)):
+        return lambda value: [_json_value(element) for element in value]
+    if issubclass(kind, dict):
+        return lambda value: {
+            _json_key(key): _json_value(element) for key, element in value.items()
         }
-    return str(value)
+    if dataclasses.is_dataclass(kind) and not issubclass(kind, type):
+        names = tuple(field.name for field in dataclasses.fields(kind))
+        return lambda value: {name: _json_value(getattr(value, name)) for name in names}
+    return str
+
+
+_CONVERTERS: dict[type, Callable[[Any], Any]] = {}
 
 
 def _json_key(key: Any) -> str:

@@ -68,13 +68,18 @@ def normalise(text: str) -> str:
     return " ".join("".join(kept).split())
 
 
+@lru_cache(maxsize=16384)
 def words(text: str) -> tuple[str, ...]:
+    """The normalised words of `text`; the screening keywords are split for every item of
+    every consignment, so the split is remembered along with the normalisation."""
     return tuple(normalise(text).split())
 
 
 def contains_phrase(haystack: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
     """Whether `phrase` occurs in `haystack` as consecutive whole words."""
     width = len(phrase)
+    if width == 1:
+        return phrase[0] in haystack
     return any(
         haystack[start : start + width] == phrase for start in range(len(haystack) - width + 1)
     )

@@ -42,9 +42,20 @@ class NameMatch:
     basis: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Name:
+    """A name as screening compares it, worked out once per spelling."""
+
+    words: tuple[str, ...]  # sorted, legal forms left out
+    joined: str
+    coverable: bool  # two words or more, one of them more than an initial
+
+
 @lru_cache(maxsize=16384)
-def _name_words(name: str) -> tuple[str, ...]:
-    return tuple(sorted(word for word in words(name) if word not in _LEGAL_FORMS))
+def _name(name: str) -> _Name:
+    kept = tuple(sorted(word for word in words(name) if word not in _LEGAL_FORMS))
+    coverable = len(kept) >= 2 and any(len(word) > 1 for word in kept)
+    return _Name(kept, " ".join(kept), coverable)
 
 
 @lru_cache(maxsize=8192)
@@ -63,33 +74,37 @@ def _same_word(word: str, other: str) -> bool:
     return _similar(word, other, WORD_SIMILARITY_THRESHOLD)
 
 
-def _covers(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
+def _covers(longer: _Name, shorter: _Name) -> bool:
     """Every word of `shorter` (two or more, one of them more than an initial) is a spelling
     or an initial of some word of `longer`: "Putin, V." and "V. V. Putin" are covered by
     "Vladimir Vladimirovich Putin"."""
-    return (
-        len(shorter) >= 2
-        and any(len(word) > 1 for word in shorter)
-        and all(any(_same_word(word, other) for other in longer) for word in shorter)
-    )
+    if not shorter.coverable:
+        return False
+    for word in shorter.words:
+        for other in longer.words:
+            if _same_word(word, other):
+                break
+        else:
+            return False
+    return True
 
 
 def match_denied_party(name: str, parties: DeniedPartyList) -> NameMatch | None:
     """The closest denied party for `name`: exact, near, or None when nothing is close."""
-    candidate = _name_words(name)
-    if not candidate:
+    candidate = _name(name)
+    if not candidate.words:
         return None
     best: NameMatch | None = None
     for party, listed_name in parties.names:
-        listed = _name_words(listed_name)
-        if candidate == listed:
+        listed = _name(listed_name)
+        if candidate.words == listed.words:
             return NameMatch(party, listed_name, exact=True, similarity=1.0, basis="same words")
-        spelling = min(len(candidate), len(listed)) >= 2 and _similar(
-            " ".join(candidate), " ".join(listed), NAME_SIMILARITY_THRESHOLD
+        spelling = min(len(candidate.words), len(listed.words)) >= 2 and _similar(
+            candidate.joined, listed.joined, NAME_SIMILARITY_THRESHOLD
         )
         if not (spelling or _covers(listed, candidate) or _covers(candidate, listed)):
             continue
-        similarity = SequenceMatcher(None, " ".join(candidate), " ".join(listed)).ratio()
+        similarity = SequenceMatcher(None, candidate.joined, listed.joined).ratio()
         basis = (
             f"spelling similarity {similarity:.2f}"
             if spelling

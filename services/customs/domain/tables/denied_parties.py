@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 
@@ -23,9 +24,10 @@ class DeniedParty:
 
 
 class DeniedPartyList(tuple[DeniedParty, ...]):
-    @property
+    @cached_property
     def names(self) -> list[tuple[DeniedParty, str]]:
-        """Every listed name and alias with its entry."""
+        """Every listed name and alias with its entry (screening reads them for every party
+        of every consignment; the list does not change once loaded)."""
         return [(party, name) for party in self for name in party.names]
 
     @classmethod
