@@ -58,7 +58,7 @@ from shared.operators import (
 from shared.problems import PROBLEM_RESPONSES, ProblemError, install_problem_handlers
 from shared.sampler import Probe, Sampler
 from shared.settings import ServiceSettings
-from shared.telemetry import configure_tracing, tracing_records
+from shared.telemetry import RequestTraceContext, configure_tracing, tracing_records
 
 log = logging.getLogger(__name__)
 
@@ -254,10 +254,13 @@ def create_service_app(
         served.add_middleware(RequestLatency, service=settings.service_name, listener=listener)
         for router in served_routers:
             served.include_router(router)
-        # One span per request: the ASGI messages' own send/receive spans say nothing more.
-        FastAPIInstrumentor.instrument_app(
-            served, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
-        )
+        if tracing_records(settings):
+            # One span per request: the ASGI messages' own send/receive spans say nothing more.
+            FastAPIInstrumentor.instrument_app(
+                served, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+            )
+        else:
+            served.add_middleware(RequestTraceContext)
     admin.state.operators = operator_authenticator(settings)
     app.state.admin_app = admin
     return app

@@ -8,6 +8,7 @@ hub clock's, an operator's) continue the trace (`continued_trace`).
 
 from __future__ import annotations
 
+import random
 import secrets
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,8 +32,9 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from opentelemetry.util.types import Attributes
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.settings import ServiceSettings
 
@@ -190,3 +192,40 @@ def kafka_headers(carrier: Mapping[str, str]) -> list[tuple[str, bytes]]:
 def carrier_from_kafka_headers(headers: object) -> dict[str, str]:
     pairs = headers or ()
     return {key: value.decode(errors="replace") for key, value in pairs if value is not None}  # type: ignore[union-attr]
+
+
+# The request headers W3C propagation reads (trace context and baggage).
+_PROPAGATED_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
+
+
+class RequestTraceContext:
+    """What the ASGI instrumentation leaves a request when no span is recorded, without its
+    per-request attributes, route lookup and timers: a trace context, current while the
+    request runs, that continues the caller's `traceparent` or starts a new trace (not
+    sampled). The request's log lines and the events it emits carry that trace."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        carrier = {
+            key.decode("latin-1"): value.decode("latin-1")
+            for key, value in scope["headers"]
+            if key in _PROPAGATED_HEADERS
+        }
+        context = context_from(carrier) if carrier else None
+        parent = trace.get_current_span(context).get_span_context()
+        span = NonRecordingSpan(
+            SpanContext(
+                parent.trace_id if parent.is_valid else random.getrandbits(128),
+                random.getrandbits(64),
+                is_remote=False,
+                trace_flags=TraceFlags(TraceFlags.DEFAULT),
+                trace_state=parent.trace_state,
+            )
+        )
+        with use_context(trace.set_span_in_context(span, context)):
+            await self._app(scope, receive, send)

@@ -18,6 +18,7 @@ from opentelemetry.trace import (
 
 from shared.settings import ServiceSettings
 from shared.telemetry import (
+    RequestTraceContext,
     context_from,
     continued_trace,
     current_trace_context,
@@ -142,3 +143,34 @@ def test_a_step_of_a_flow_without_stored_context_starts_its_own_trace(recorded):
     assert scan.parent is None
     assert scan.links == ()
     assert [span.name for span in exporter.get_finished_spans()] == ["scan DEP"]
+
+
+async def _context_seen_by_an_app(headers: list[tuple[bytes, bytes]]) -> SpanContext:
+    seen: list[SpanContext] = []
+
+    async def app(scope, receive, send) -> None:
+        seen.append(trace.get_current_span().get_span_context())
+        carrier = current_trace_context()
+        assert carrier["traceparent"].endswith(f"{seen[0].span_id:016x}-00")
+
+    await RequestTraceContext(app)({"type": "http", "headers": headers}, None, None)
+    [context] = seen
+    return context
+
+
+async def test_an_untraced_request_continues_the_callers_trace_without_sampling_it():
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    context = await _context_seen_by_an_app([(b"traceparent", caller.encode())])
+    assert context.is_valid
+    assert f"{context.trace_id:032x}" == "0af7651916cd43dd8448eb211c80319c"
+    assert f"{context.span_id:016x}" != "b7ad6b7169203331"
+    assert not context.trace_flags.sampled
+    assert trace.get_current_span().get_span_context() == trace.INVALID_SPAN_CONTEXT
+
+
+async def test_an_untraced_request_without_a_caller_starts_its_own_trace():
+    first = await _context_seen_by_an_app([(b"accept", b"application/json")])
+    second = await _context_seen_by_an_app([(b"traceparent", b"not a traceparent")])
+    assert first.is_valid and second.is_valid
+    assert first.trace_id != second.trace_id
+    assert not first.trace_flags.sampled
