@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import BindParameter, Uuid, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from services.payments.domain.payment import OperationKind, Payment, PaymentOperation, PaymentStatus
 from services.payments.tables import CancelledOrder, OperationRecord, PaymentRecord
@@ -43,17 +43,21 @@ class PaymentRepository:
         self._cancelled: dict[uuid.UUID, bool] = per_transaction(session, "cancelled orders", dict)
 
     async def lock_for_orders(self, order_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Payment]:
-        """The payments of these orders, by order, locked for this transaction (two statements)."""
+        """The payments of these orders, by order, locked for this transaction (one statement)."""
         wanted = sorted(set(order_ids) - self._by_order.keys())
         if wanted:
-            records = await self._session.scalars(
-                select(PaymentRecord)
-                .where(PaymentRecord.order_id == any_(_uuids(wanted)))
-                .order_by(PaymentRecord.order_id)
-                .with_for_update()
-                .options(WITH_OPERATIONS)
-                .execution_options(populate_existing=True)
-            )
+            # The logs joined in, not read by a second statement: only the payments are
+            # locked (a log is appended to under its payment's lock).
+            records = (
+                await self._session.scalars(
+                    select(PaymentRecord)
+                    .where(PaymentRecord.order_id == any_(_uuids(wanted)))
+                    .order_by(PaymentRecord.order_id)
+                    .with_for_update(of=PaymentRecord)
+                    .options(joinedload(PaymentRecord.operations))
+                    .execution_options(populate_existing=True)
+                )
+            ).unique()
             self._by_order.update(dict.fromkeys(wanted))
             self._by_order.update({record.order_id: record for record in records})
         return {

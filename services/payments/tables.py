@@ -49,7 +49,7 @@ class PaymentRecord(Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
 
-    # Loaded only where asked for (`selectinload`), never behind the back of a query.
+    # Loaded only where a query asks for it (an eager-load option), never behind its back.
     operations: Mapped[list[OperationRecord]] = relationship(
         order_by="OperationRecord.sequence", lazy="raise"
     )

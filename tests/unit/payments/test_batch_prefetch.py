@@ -40,6 +40,9 @@ class Rows(list):
     def all(self) -> list[Any]:
         return list(self)
 
+    def unique(self) -> Rows:
+        return self
+
 
 class InMemoryDatabase:
     """Answers the statements of the prefetch from rows kept here, and counts all."""
