@@ -114,6 +114,7 @@ CONFIGURATIONS = {
     "naive": {
         "CONSUMER_BATCH_SIZE": "1",
         "CONSUMER_GATHER_SECONDS": "0",
+        "CONSUMER_COMMIT_INTERVAL_SECONDS": "0",
         "OUTBOX_BATCH_SIZE": "1",
         "OUTBOX_GATHER_SECONDS": "0",
     },

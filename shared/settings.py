@@ -74,6 +74,13 @@ class ServiceSettings(BaseSettings):
         description="How long a consumer lets more events arrive after a poll brought some,"
         " to handle them in one batch (each batch costs its transaction whatever its size)",
     )
+    consumer_commit_interval_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often a busy consumer commits its offsets (0: after every batch); an idle"
+        " one commits at its next empty poll. A restart redelivers at most this much, and the"
+        " inbox drops it",
+    )
     metrics_sample_seconds: float = Field(
         default=15,
         gt=0,

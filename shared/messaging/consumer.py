@@ -18,7 +18,11 @@ be replayed once the consumer is upgraded; it is never skipped.
 Infrastructure failures (database or broker down) are retried until they pass, without
 committing the offset, so nothing is lost.
 
-Offsets are committed for the partitions the consumer owns only. A rebalance listener lets a
+Offsets are committed for the partitions the consumer owns only, at most every
+`consumer_commit_interval_seconds` while events keep coming and at the first empty poll
+after they stop (a commit is a broker round trip that every poll paid for, even one whose
+events were all skipped), and when the consumer stops. What a crash leaves uncommitted is
+delivered again and dropped by the inbox. A rebalance listener lets a
 revoked partition's batch in flight finish (for `REVOKE_GRACE_SECONDS` at most, then abandons
 it: its transaction rolls back) and commits what was handled before the partitions change
 hands; until the new assignment arrives nothing new is started. A commit the group refuses
@@ -43,7 +47,7 @@ from aiokafka import (
     ConsumerRecord,
     TopicPartition,
 )
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import CommitFailedError, ConsumerStoppedError, IllegalStateError, KafkaError
 from opentelemetry import trace
 from pydantic import ValidationError
 from sqlalchemy import text
@@ -85,6 +89,8 @@ MAX_INFRASTRUCTURE_DELAY = 5.0
 # How long a revoked partition's batch in flight may take to finish before it is abandoned:
 # well within the group's rebalance timeout (the session timeout, 10 s by default).
 REVOKE_GRACE_SECONDS = 5.0
+# How long a stopping consumer waits for its last offset commit.
+COMMIT_ON_STOP_SECONDS = 3.0
 # Handlers whose rows were prefetched run without awaiting anything: a batch of hundreds would
 # hold the event loop, and every HTTP request of the process would wait behind it. The batch
 # lets the loop run other work after every this many handlers.
@@ -186,6 +192,8 @@ class EventConsumer:
         self._max_attempts = settings.consumer_max_attempts
         self._batch_size = settings.consumer_batch_size
         self._gather_seconds = settings.consumer_gather_seconds
+        self._commit_interval = settings.consumer_commit_interval_seconds
+        self._last_commit = time.monotonic()
         self._tracer = tracer(__name__)
         self._tracing = tracing_records(settings)
         self._in_flight: asyncio.Task | None = None
@@ -205,6 +213,12 @@ class EventConsumer:
 
     async def run(self) -> None:
         assert self._consumer is not None, "run() needs a Kafka consumer"
+        try:
+            await self._consume()
+        finally:
+            await self._commit_on_stop()
+
+    async def _consume(self) -> None:
         while True:
             polled = await self._poll()
             if self._reassigning:
@@ -213,6 +227,7 @@ class EventConsumer:
             owned = self._consumer.assignment()
             polled = {partition: batch for partition, batch in polled.items() if partition in owned}
             if not polled:
+                await self._commit_owned()
                 continue
             work = asyncio.create_task(self._handle_polled(polled))
             self._in_flight = work
@@ -225,7 +240,8 @@ class EventConsumer:
                 continue  # abandoned at a revocation: none of it was committed
             finally:
                 self._in_flight = None
-            await self._commit_owned()
+            if time.monotonic() - self._last_commit >= self._commit_interval:
+                await self._commit_owned()
 
     async def _poll(self) -> dict[TopicPartition, list[ConsumerRecord]]:
         """What the broker has, and, once something came, what else comes within the gather
@@ -262,9 +278,21 @@ class EventConsumer:
                     extra={"partitions": len(offsets), "error_type": type(error).__name__},
                 )
                 return
+            self._last_commit = time.monotonic()
             for tp, offset in offsets.items():
                 if self._handled.get(tp) == offset:
                     del self._handled[tp]
+
+    async def _commit_on_stop(self) -> None:
+        """Commit what was handled before the consumer stops, if the broker answers soon: what
+        is left uncommitted is delivered again to the next owner, whose inbox drops it."""
+        try:
+            await asyncio.wait_for(self._commit_owned(), COMMIT_ON_STOP_SECONDS)
+        except (TimeoutError, KafkaError, ConsumerStoppedError, OSError) as error:
+            log.warning(
+                "offsets not committed on stop; the next owner gets those events again",
+                extra={"error_type": type(error).__name__},
+            )
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         """Finish (or abandon) the batch in flight, commit what was handled, start nothing
