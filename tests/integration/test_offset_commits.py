@@ -13,7 +13,11 @@ from shared.messaging.consumer import EventConsumer
 from shared.messaging.kafka import manual_commit_consumer
 from tests.integration.test_batching import effects_by_event
 from tests.integration.test_messaging import authorized, record_effect
-from tests.integration.test_rebalance import committed_everything
+from tests.integration.test_rebalance import (
+    committed_everything,
+    wait_until_committed,
+    wait_until_handled,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -41,16 +45,10 @@ async def _consume_until_handled(units_of_work, settings, producer, *, stop_at_o
     running = asyncio.create_task(consumer.run())
     try:
         wanted = {envelope.id for envelope in envelopes}
-        for _ in range(300):
-            if running.done() or wanted <= set(await effects_by_event(units_of_work)):
-                break
-            await asyncio.sleep(0.05)
+        await wait_until_handled(units_of_work, wanted, running, poll_seconds=0.05)
         assert wanted <= set(await effects_by_event(units_of_work))
         if not stop_at_once:
-            for _ in range(50):
-                if await committed_everything(settings, group_settings.consumer_group, topic):
-                    break
-                await asyncio.sleep(0.2)
+            await wait_until_committed(settings, group_settings.consumer_group, topic, running)
             assert not running.done(), f"the consumer loop ended: {running.exception()!r}"
     finally:
         running.cancel()

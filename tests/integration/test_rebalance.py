@@ -48,6 +48,24 @@ async def committed_everything(settings, group: str, topic: str) -> bool:
         await admin.close()
 
 
+async def wait_until_handled(
+    units_of_work, wanted: set, running: asyncio.Task, poll_seconds: float = 0.1
+) -> None:
+    """Until every event of `wanted` had its effect (30 s at most), or the consumer loop ended."""
+    for _ in range(round(30 / poll_seconds)):
+        if running.done() or wanted <= set(await effects_by_event(units_of_work)):
+            return
+        await asyncio.sleep(poll_seconds)
+
+
+async def wait_until_committed(settings, group: str, topic: str, running: asyncio.Task) -> None:
+    """Until the group committed every partition up to its end, or the consumer loop ended."""
+    for _ in range(50):
+        if running.done() or await committed_everything(settings, group, topic):
+            return
+        await asyncio.sleep(0.2)
+
+
 async def test_a_consumer_joining_and_leaving_mid_load_crashes_nothing_and_loses_nothing(
     units_of_work, settings, producer, caplog
 ):
@@ -82,17 +100,8 @@ async def test_a_consumer_joining_and_leaving_mid_load_crashes_nothing_and_loses
             await second_kafka.stop()
             assert second.cancelled(), "the joining consumer ended by its own leave, not a crash"
 
-        wanted = {envelope.id for envelope in envelopes}
-        for _ in range(300):
-            if first.done() or wanted <= set(await effects_by_event(units_of_work)):
-                break
-            await asyncio.sleep(0.1)
-        for _ in range(50):
-            if first.done() or await committed_everything(
-                settings, group_settings.consumer_group, topic
-            ):
-                break
-            await asyncio.sleep(0.2)
+        await wait_until_handled(units_of_work, {envelope.id for envelope in envelopes}, first)
+        await wait_until_committed(settings, group_settings.consumer_group, topic, first)
         assert not first.done(), f"the consumer loop ended: {first.exception()!r}"
     finally:
         first.cancel()
