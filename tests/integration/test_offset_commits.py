@@ -15,6 +15,7 @@ from tests.integration.test_batching import effects_by_event
 from tests.integration.test_messaging import authorized, record_effect
 from tests.integration.test_rebalance import (
     committed_everything,
+    stop_member,
     wait_until_committed,
     wait_until_handled,
 )
@@ -26,7 +27,7 @@ EVENTS = 40
 
 async def _consume_until_handled(units_of_work, settings, producer, *, stop_at_once: bool):
     """Runs a consumer whose commit interval never elapses until it handled every event;
-    returns its group's settings once it stopped (`stop_at_once`) or went idle."""
+    returns its group and topic once it stopped (`stop_at_once`) or went idle."""
     topic = settings.topic(Topics.PAYMENTS)
     envelopes = [Envelope.wrap(authorized(uuid.uuid4()), "/test") for _ in range(EVENTS)]
     for envelope in envelopes:
@@ -51,9 +52,7 @@ async def _consume_until_handled(units_of_work, settings, producer, *, stop_at_o
             await wait_until_committed(settings, group_settings.consumer_group, topic, running)
             assert not running.done(), f"the consumer loop ended: {running.exception()!r}"
     finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await kafka.stop()
+        await stop_member(running, kafka)
     return group_settings.consumer_group, topic
 
 

@@ -66,6 +66,13 @@ async def wait_until_committed(settings, group: str, topic: str, running: asynci
         await asyncio.sleep(0.2)
 
 
+async def stop_member(running: asyncio.Task, kafka: AIOKafkaConsumer) -> None:
+    """Ends a consumer loop (its leave from the group) and stops its Kafka consumer."""
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    await kafka.stop()
+
+
 async def test_a_consumer_joining_and_leaving_mid_load_crashes_nothing_and_loses_nothing(
     units_of_work, settings, producer, caplog
 ):
@@ -95,18 +102,14 @@ async def test_a_consumer_joining_and_leaving_mid_load_crashes_nothing_and_loses
             await asyncio.sleep(0.8)
             second, second_kafka = await member()
             await asyncio.sleep(1.2)
-            second.cancel()
-            await asyncio.gather(second, return_exceptions=True)
-            await second_kafka.stop()
+            await stop_member(second, second_kafka)
             assert second.cancelled(), "the joining consumer ended by its own leave, not a crash"
 
         await wait_until_handled(units_of_work, {envelope.id for envelope in envelopes}, first)
         await wait_until_committed(settings, group_settings.consumer_group, topic, first)
         assert not first.done(), f"the consumer loop ended: {first.exception()!r}"
     finally:
-        first.cancel()
-        await asyncio.gather(first, return_exceptions=True)
-        await first_kafka.stop()
+        await stop_member(first, first_kafka)
 
     counted = await effects_by_event(units_of_work)
     assert {envelope.id for envelope in envelopes} <= set(counted)
