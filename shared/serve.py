@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 from collections.abc import Iterator
@@ -76,7 +77,16 @@ async def serve(
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, _stop, listeners)
     async with app.router.lifespan_context(app):
+        _freeze_startup_heap()
         await asyncio.gather(*(listener.serve() for listener in listeners))
+
+
+def _freeze_startup_heap() -> None:
+    """Leave what start-up built (modules, metadata, schemas, caches) out of every later
+    collection: a full collection otherwise walks all of it, holding the event loop and every
+    request behind it for a quarter of a second under load."""
+    gc.collect()
+    gc.freeze()
 
 
 def main() -> None:

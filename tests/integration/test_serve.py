@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # A service in miniature: the partner app's lifespan is the runtime; the admin app shares it.
 APP = textwrap.dedent(
     """
-    import asyncio, sys
+    import asyncio, gc, sys
     from contextlib import asynccontextmanager
     from fastapi import FastAPI
     from shared.serve import serve
@@ -44,6 +44,10 @@ APP = textwrap.dedent(
     @admin.get("/which")
     async def admin_which():
         return "admin"
+
+    @admin.get("/frozen")
+    async def frozen():
+        return gc.get_freeze_count()
 
     @admin.get("/slow")
     async def slow():
@@ -111,3 +115,19 @@ def test_both_listeners_serve_and_sigterm_drains_both_before_the_runtime_stops(t
         "runtime stopped",
         "process ends",
     ]
+
+
+def test_what_start_up_built_is_left_out_of_later_garbage_collections(tmp_path):
+    port, admin_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", APP, str(port), str(admin_port), str(tmp_path / "serve.log")],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{admin_port}/which")
+        frozen = httpx.get(f"http://127.0.0.1:{admin_port}/frozen").json()
+        assert frozen > 10_000, "FastAPI, pydantic and the app's modules are frozen"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
