@@ -53,9 +53,17 @@ class ServiceSettings(BaseSettings):
     )
     migrate_on_start: bool = True
     db_pool_size: int = Field(
-        default=20, description="Kept open: opening a connection costs more than a handler"
+        default=30,
+        description="Connections kept open: opening one (a backend forked, SCRAM, the"
+        " driver's type introspection, every statement prepared again) costs more than a batch",
     )
-    db_max_overflow: int = 10
+    db_max_overflow: int = Field(
+        default=0,
+        ge=0,
+        description="Connections opened beyond the pool for a burst and closed after it; under"
+        " a load that hovers at the pool's size each one is a new connection, so none by"
+        " default: a burst waits for a pooled connection instead",
+    )
     outbox_poll_interval_seconds: float = 0.5
     outbox_batch_size: int = Field(default=1000, ge=1, description="Rows per relay pass at most")
     outbox_gather_seconds: float = Field(
