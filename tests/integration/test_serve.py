@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import socket
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from shared.serve import YOUNG_COLLECTION_THRESHOLD
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +48,9 @@ APP = textwrap.dedent(
     async def admin_which():
         return "admin"
 
-    @admin.get("/frozen")
-    async def frozen():
-        return gc.get_freeze_count()
+    @admin.get("/collection")
+    async def collection():
+        return {"frozen": gc.get_freeze_count(), "young_threshold": gc.get_threshold()[0]}
 
     @admin.get("/slow")
     async def slow():
@@ -117,7 +120,7 @@ def test_both_listeners_serve_and_sigterm_drains_both_before_the_runtime_stops(t
     ]
 
 
-def test_what_start_up_built_is_left_out_of_later_garbage_collections(tmp_path):
+def test_start_up_is_left_out_of_later_garbage_collections_and_young_ones_are_rarer(tmp_path):
     port, admin_port = free_port(), free_port()
     process = subprocess.Popen(
         [sys.executable, "-c", APP, str(port), str(admin_port), str(tmp_path / "serve.log")],
@@ -126,8 +129,9 @@ def test_what_start_up_built_is_left_out_of_later_garbage_collections(tmp_path):
     )
     try:
         wait_until_serving(f"http://127.0.0.1:{admin_port}/which")
-        frozen = httpx.get(f"http://127.0.0.1:{admin_port}/frozen").json()
-        assert frozen > 10_000, "FastAPI, pydantic and the app's modules are frozen"
+        collection = httpx.get(f"http://127.0.0.1:{admin_port}/collection").json()
+        assert collection["frozen"] > 10_000, "FastAPI, pydantic and the app's modules are frozen"
+        assert collection["young_threshold"] == YOUNG_COLLECTION_THRESHOLD > gc.get_threshold()[0]
     finally:
         process.terminate()
         process.wait(timeout=15)
